@@ -1,0 +1,133 @@
+"""Evaluator: grades the student's answer and validates every draft before it is shown.
+
+A tutoring draft must be grounded in the passage, must not give the answer away and
+must read at the student's level; generated questions must quote their evidence
+verbatim, be answerable from it and be distinct. Problems are codes, never prose.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import TypedDict
+
+import textstat
+
+from readloom.agents.services import Services
+from readloom.llm.offline.leak import answer_leaks
+from readloom.state import Draft, Grade, Question, TurnState, Verdict
+
+_WORD = re.compile(r"[a-z0-9']+")
+_STOP = frozenset(
+    "a an the and or but of to in on at by for with from is are was were be been it its he she "
+    "they them his her their i you we me my your our this that these those so because as did do "
+    "does what who where when why how which there here then than into out up down not no yes "
+    "had has have will would can could just very".split()
+)
+READING_MARGIN = 3.0  # grades above the student's grade a reply may read at
+
+
+class EvaluatorUpdate(TypedDict, total=False):
+    verdict: Verdict
+    revisions: int
+    questions: list[Question]
+
+
+def content_words(text: str) -> set[str]:
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def grade_answer(message: str, question: Question) -> Grade:
+    """Score an answer by how much of the expected answer's content it contains."""
+    expected = content_words(question.answer) - content_words(question.question)
+    if not expected:
+        expected = content_words(question.answer)
+    given = content_words(message)
+    score = len(expected & given) / len(expected) if expected else 0.0
+    return Grade(correct=score >= 0.5, score=round(score, 3), skill=question.skill)
+
+
+def _grounded(text: str, spans: list[dict]) -> bool:
+    """A reply is grounded when it shares content words with the retrieved passage text."""
+    if not spans:
+        return False
+    source = content_words(" ".join(s["text"] for s in spans))
+    return len(content_words(text) & source) >= 2
+
+
+def check_tutor_draft(draft: Draft, state: TurnState) -> list[str]:
+    problems: list[str] = []
+    question = state.get("current_question")
+    plan = state.get("plan")
+    text = draft.text.strip()
+    if not text:
+        return ["empty"]
+    affirming = bool(plan and plan.move == "affirm")
+    if question and not affirming and answer_leaks(text, question.answer):
+        problems.append("answer_leak")
+    if not _grounded(text, state.get("spans", [])) and not (plan and plan.move == "encourage"):
+        problems.append("ungrounded")
+    grade = state.get("grade", 5)
+    if len(text.split()) > 25 and textstat.flesch_kincaid_grade(text) > grade + READING_MARGIN:
+        problems.append("reading_level")
+    return problems
+
+
+def check_question(q: Question, passage_text: str, grade: int) -> list[str]:
+    problems: list[str] = []
+    if not q.evidence or q.evidence.strip() not in passage_text:
+        problems.append("evidence_not_in_text")
+    answer_words = content_words(q.answer)
+    if answer_words and not answer_words & content_words(q.evidence):
+        problems.append("answer_not_supported")
+    if textstat.flesch_kincaid_grade(q.question) > grade + READING_MARGIN + 2:
+        problems.append("reading_level")
+    return problems
+
+
+def accepted_questions(questions: list[Question], passage_text: str, grade: int) -> list[Question]:
+    """Keep questions that pass every check, dropping near-duplicates."""
+    kept: list[Question] = []
+    seen: list[set[str]] = []
+    for q in questions:
+        if check_question(q, passage_text, grade):
+            continue
+        words = content_words(q.question)
+        if any(len(words & s) / max(1, len(words | s)) > 0.8 for s in seen):
+            continue
+        seen.append(words)
+        kept.append(q)
+    return kept
+
+
+def make_evaluator(svc: Services) -> Callable[[TurnState], Awaitable[EvaluatorUpdate]]:
+    max_revisions = svc.settings.max_revisions
+
+    async def evaluator(state: TurnState) -> EvaluatorUpdate:
+        draft = state.get("draft")
+        revisions = state.get("revisions", 0)
+        if draft is None:
+            return {"verdict": Verdict(action="reject", problems=["no_draft"])}
+        if state.get("mode") == "questions":
+            passage = svc.store.get(state["passage_id"])
+            kept = accepted_questions(draft.questions, passage.text, state.get("grade", 5))
+            want = state.get("count", 5)
+            if len(kept) >= want or (kept and revisions >= max_revisions):
+                return {"verdict": Verdict(action="accept"), "questions": kept[:want]}
+            problems = ["too_few_valid_questions"]
+        else:
+            problems = check_tutor_draft(draft, state)
+            if not problems:
+                return {"verdict": Verdict(action="accept")}
+        if revisions >= max_revisions:
+            return {"verdict": Verdict(action="reject", problems=problems)}
+        return {"verdict": Verdict(action="revise", problems=problems), "revisions": revisions + 1}
+
+    return evaluator

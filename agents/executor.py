@@ -1,0 +1,216 @@
+"""Executor: runs the plan's tools, then the generation step through the LLM gate.
+
+Tutoring: grade an answer attempt (and update mastery), pick the next question from
+the student's skill frontier, retrieve the passage spans, draft the reply. Teachers:
+draft comprehension questions for the passage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypedDict
+
+from langgraph.runtime import Runtime
+
+from readloom.agents.evaluator import grade_answer
+from readloom.agents.services import Services
+from readloom.llm.base import ChatMessage, LLMRequest
+from readloom.prompts.loader import load_prompt
+from readloom.retrieval.models import Passage
+from readloom.state import Draft, Grade, Move, Question, QuestionSet, TurnContext, TurnState
+
+QUESTION_POOL = 8  # questions drafted per passage for a tutoring session
+MAX_HINT = 3
+
+
+class ExecutorUpdate(TypedDict, total=False):
+    draft: Draft
+    spans: list[dict]
+    current_question: Question | None
+    asked: list[str]
+    grade_result: Grade | None
+    attempts: int
+    hint_level: int
+    alternate_used: bool
+
+
+def _allow_list(passage: Passage) -> frozenset[str]:
+    return frozenset(passage.characters)
+
+
+async def draft_questions(
+    svc: Services, passage: Passage, *, count: int, grade: int, types: list[str] | None,
+    session_id: str, tenant: str, offline_only: bool = False,
+) -> Draft:
+    """Ask the gate for questions; cacheable, since the redacted request is identical."""
+    prompt = load_prompt("questions")
+    variables: dict[str, Any] = {
+        "passage_title": passage.title,
+        "passage_text": passage.text,
+        "count": count,
+        "grade": grade,
+        "types": types or ["who", "what", "where", "when", "why", "vocabulary", "main_idea", "sequence"],
+    }
+    req = LLMRequest(
+        task="questions", messages=prompt.render(**variables), variables=variables,
+        prompt_id=prompt.ref, output_schema=QuestionSet, tenant=tenant, cacheable=True,
+        max_tokens=1500, only_providers=["offline"] if offline_only else None,
+    )
+    result = await svc.gate.generate(req, session_id=session_id, allow_list=_allow_list(passage))
+    parsed = result.parsed if isinstance(result.parsed, QuestionSet) else QuestionSet(questions=[])
+    provenance = result.provenance.model_dump() | {"passage_ids": [passage.passage_id]}
+    return Draft(text=result.text, questions=parsed.questions, provenance=provenance)
+
+
+def _next_question(svc: Services, pool: list[Question], asked: list[str], student: str) -> Question | None:
+    """Prefer a question whose skill is on the student's frontier, least mastered first."""
+    fresh = [q for q in pool if q.question not in asked]
+    if not fresh:
+        return None
+    mastery = svc.mastery.get(student)
+    return min(fresh, key=lambda q: (mastery.get(q.skill, 0.0) >= 0.95, mastery.get(q.skill, 0.0)))
+
+
+async def _tutor_reply(
+    svc: Services, state: TurnState, ctx: TurnContext, passage: Passage, *,
+    move: Move, question: Question | None, spans: list[dict], hint_level: int,
+    correct: bool | None, offline_only: bool = False,
+) -> Draft:
+    name = "explain" if move == "alternate_explanation" else "tutor_reply"
+    prompt = load_prompt(name)
+    variables: dict[str, Any] = {
+        "grade": state.get("grade", 5),
+        "passage_title": passage.title,
+        "excerpts": [s["text"] for s in spans],
+        "question": question.question if question else None,
+        "answer": question.answer if question else None,
+        "evidence": question.evidence if question else None,
+        "move": move,
+        "hint_level": hint_level,
+        "student_message": state.get("message", ""),
+        "student_correct": correct,
+    }
+    messages = prompt.render(**variables)
+    verdict = state.get("verdict")
+    if verdict and verdict.action == "revise":
+        note = "Your previous reply had these problems: " + ", ".join(verdict.problems)
+        messages.append(ChatMessage(role="user", content=note + ". Write a new reply."))
+        variables["revision"] = state.get("revisions", 0)
+    req = LLMRequest(
+        task="explain" if name == "explain" else "tutor_reply", messages=messages,
+        variables=variables, prompt_id=prompt.ref, tenant=ctx.tenant, max_tokens=300,
+        only_providers=["offline"] if offline_only else None,
+    )
+    result = await svc.gate.generate(req, session_id=state["session_id"], allow_list=_allow_list(passage))
+    provenance = result.provenance.model_dump() | {"passage_ids": sorted({s["passage_id"] for s in spans})}
+    return Draft(text=result.text, provenance=provenance, move=move)
+
+
+def _retrieve(svc: Services, passage: Passage, query: str) -> list[dict]:
+    spans = svc.store.search(query or passage.title, k=svc.settings.retrieval_k, passage_id=passage.passage_id)
+    return [s.model_dump() for s in spans]
+
+
+async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> ExecutorUpdate:
+    passage = svc.store.get(state["passage_id"])
+    plan = state["plan"]
+    question = state.get("current_question")
+    hint_level = state.get("hint_level", 0)
+    attempts = state.get("attempts", 0)
+    update: ExecutorUpdate = {"grade_result": None}
+    move: Move = plan.move
+    correct: bool | None = None
+    intervention = state.get("intervention")
+    if intervention and intervention.kind == "alternate_explanation" and not state.get("alternate_used"):
+        move = "alternate_explanation"
+        update["alternate_used"] = True
+    elif plan.intent == "answer_attempt" and question:
+        graded = grade_answer(state.get("message", ""), question)
+        svc.mastery.record(ctx.student_id, graded.skill, graded.correct)
+        update["grade_result"] = graded
+        correct = graded.correct
+        if graded.correct:
+            move, attempts, hint_level = "affirm", 0, 0
+        else:
+            attempts, hint_level = attempts + 1, min(MAX_HINT, hint_level + 1)
+    elif plan.intent in ("help_request", "answer_demand"):
+        hint_level = min(MAX_HINT, hint_level + 1)
+    spans = _retrieve(svc, passage, " ".join(filter(None, [question and question.question, state.get("message")])))
+    if move == "ask_question" or question is None:
+        return await _ask_next(svc, state, ctx, passage, update, spans)
+    draft = await _tutor_reply(
+        svc, state, ctx, passage, move=move, question=question, spans=spans,
+        hint_level=hint_level, correct=correct,
+    )
+    update |= {"spans": spans, "attempts": attempts, "hint_level": hint_level}
+    if move == "affirm":
+        follow = await _ask_next(svc, state, ctx, passage, {}, spans)
+        text = f"{draft.text}\n\n{follow['draft'].text}"
+        draft = Draft(text=text, provenance=draft.provenance, move="affirm")
+        update |= {k: v for k, v in follow.items() if k != "draft"}
+    update["draft"] = draft
+    return update
+
+
+async def _ask_next(
+    svc: Services, state: TurnState, ctx: TurnContext, passage: Passage,
+    update: ExecutorUpdate, spans: list[dict],
+) -> ExecutorUpdate:
+    pool = await draft_questions(
+        svc, passage, count=QUESTION_POOL, grade=state.get("grade", 5), types=None,
+        session_id=state["session_id"], tenant=ctx.tenant,
+    )
+    question = _next_question(svc, pool.questions, state.get("asked", []), ctx.student_id)
+    spans = _retrieve(svc, passage, question.question) if question else spans
+    draft = await _tutor_reply(
+        svc, state, ctx, passage, move="ask_question", question=question, spans=spans,
+        hint_level=0, correct=None,
+    )
+    return update | {
+        "draft": draft, "spans": spans, "current_question": question,
+        "asked": [question.question] if question else [], "attempts": 0, "hint_level": 0,
+        "alternate_used": False,
+    }
+
+
+async def run_questions(svc: Services, state: TurnState, ctx: TurnContext, *, offline_only: bool = False) -> ExecutorUpdate:
+    passage = svc.store.get(state["passage_id"])
+    count = state.get("count", 5)
+    draft = await draft_questions(
+        svc, passage, count=count + state.get("revisions", 0) * 2, grade=state.get("grade", passage.grade),
+        types=state.get("types"), session_id=state["session_id"], tenant=ctx.tenant,
+        offline_only=offline_only,
+    )
+    return {"draft": draft, "spans": []}
+
+
+def make_executor(svc: Services) -> Callable[..., Awaitable[ExecutorUpdate]]:
+    async def executor(state: TurnState, runtime: Runtime[TurnContext]) -> ExecutorUpdate:
+        if state.get("mode") == "questions":
+            return await run_questions(svc, state, runtime.context)
+        return await run_tutor(svc, state, runtime.context)
+
+    return executor
+
+
+def make_offline_fallback(svc: Services) -> Callable[..., Awaitable[ExecutorUpdate]]:
+    """After a rejected draft, answer from the deterministic offline tier (still via the gate)."""
+
+    async def offline_fallback(state: TurnState, runtime: Runtime[TurnContext]) -> ExecutorUpdate:
+        ctx = runtime.context
+        if state.get("mode") == "questions":
+            return await run_questions(svc, state, ctx, offline_only=True)
+        # Tools already ran (the answer is graded, mastery updated): only the reply is redone.
+        previous = state.get("draft")
+        move = previous.move if previous and previous.move else "hint"
+        graded = state.get("grade_result")
+        draft = await _tutor_reply(
+            svc, state, ctx, svc.store.get(state["passage_id"]),
+            move="ask_question" if move == "affirm" else move,
+            question=state.get("current_question"), spans=state.get("spans", []),
+            hint_level=state.get("hint_level", 0), correct=graded.correct if graded else None,
+            offline_only=True,
+        )
+        return {"draft": draft}
+
+    return offline_fallback

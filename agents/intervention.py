@@ -1,0 +1,61 @@
+"""Intervention: watches attempts and mastery; escalates hints, switches to an alternate
+explanation once, and queues a teacher alert when a student keeps struggling.
+
+Alerts are rate-limited per session by the alert queue; weak signals (frustration
+alone) go to a review queue instead of interrupting a teacher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypedDict
+
+from langgraph.runtime import Runtime
+
+from readloom.agents.services import Services
+from readloom.state import Intervention, TurnContext, TurnState
+
+ALTERNATE_AFTER = 3  # wrong attempts before an alternate explanation
+ALERT_AFTER = 5  # wrong attempts before a teacher is alerted
+LOW_MASTERY = 0.3
+
+
+class InterventionUpdate(TypedDict):
+    intervention: Intervention
+
+
+def decide(state: TurnState, mastery: float | None) -> Intervention:
+    graded = state.get("grade_result")
+    if state.get("mode") != "tutor" or (graded and graded.correct):
+        return Intervention(kind="none")
+    attempts = state.get("attempts", 0)
+    hint_level = state.get("hint_level", 0)
+    if attempts >= ALERT_AFTER or (attempts >= ALTERNATE_AFTER + 1 and (mastery or 0) < LOW_MASTERY):
+        return Intervention(kind="teacher_alert", reason="repeated_failure", hint_level=hint_level)
+    if attempts >= ALTERNATE_AFTER and not state.get("alternate_used"):
+        return Intervention(kind="alternate_explanation", reason="hints_not_working", hint_level=hint_level)
+    plan = state.get("plan")
+    frustrated = sum(1 for t in state.get("history", []) if t.move == "encourage")
+    if plan and plan.intent == "frustration" and frustrated >= 1:
+        return Intervention(kind="teacher_alert", reason="repeated_frustration", hint_level=hint_level)
+    if attempts or (plan and plan.intent in ("help_request", "answer_demand")):
+        return Intervention(kind="escalate_hint", reason="struggling", hint_level=hint_level)
+    return Intervention(kind="none")
+
+
+def make_intervention(svc: Services) -> Callable[..., Awaitable[InterventionUpdate]]:
+    async def intervention(state: TurnState, runtime: Runtime[TurnContext]) -> InterventionUpdate:
+        ctx = runtime.context
+        question = state.get("current_question")
+        mastery = svc.mastery.get(ctx.student_id).get(question.skill) if question else None
+        decision = decide(state, mastery)
+        if decision.kind == "teacher_alert":
+            low_confidence = decision.reason == "repeated_frustration"
+            svc.guards.audit.queue_alert(
+                tenant=ctx.tenant, session_id=state["session_id"], student_id=ctx.student_id,
+                kind=decision.reason, severity="low" if low_confidence else "medium",
+                entities=(), confidence=0.5 if low_confidence else 0.9,
+            )
+        return {"intervention": decision}
+
+    return intervention

@@ -1,0 +1,24 @@
+"""The services every node is bound to at build time (never read from globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from readloom.guardrails import GuardrailSuite
+    from readloom.llm.gate import LLMGate
+    from readloom.retrieval.store import PassageStore
+    from readloom.settings import Settings
+    from readloom.tools.mastery import MasteryStore
+    from readloom.tools.prerequisites import SkillGraph
+
+
+@dataclass
+class Services:
+    settings: Settings
+    gate: LLMGate
+    store: PassageStore
+    guards: GuardrailSuite
+    skills: SkillGraph
+    mastery: MasteryStore

@@ -1,0 +1,255 @@
+"""The ``readloom`` command: parse options, call the code that owns the work, render.
+
+Domain errors become one clean message and exit code 2; set READLOOM_DEBUG=1 for
+tracebacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from readloom.errors import ReadloomError
+from readloom.settings import configure_offline_environment, get_settings
+
+
+def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ReadloomError as exc:
+            if os.environ.get("READLOOM_DEBUG"):
+                raise
+            raise click.ClickException(exc.message) from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="readloom")
+def main() -> None:
+    """readloom: a reading-comprehension tutor and question generator for K-12.
+
+    Works offline on the embedded defaults (no API key needed). Set OPENAI_API_KEY or
+    ANTHROPIC_API_KEY to use those models, with the offline tier as the last fallback.
+    """
+    configure_offline_environment()
+
+
+def _app():
+    from readloom.service import Readloom
+
+    return Readloom(get_settings())
+
+
+def _passage_from_options(app: Any, file: Path | None, passage_id: str | None, grade: int | None) -> str:
+    if file and passage_id:
+        raise click.UsageError("give --file or --passage-id, not both")
+    if file:
+        report = app.services.store.ingest_paths([file])
+        return report.passage_ids[0]
+    if passage_id:
+        return passage_id
+    raise click.UsageError("give --file PATH or --passage-id ID (see `readloom passages`)")
+
+
+# --- ingest ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_clean_errors
+def ingest(paths: tuple[Path, ...], fmt: str) -> None:
+    """Add passages (.txt, .md with front matter, .jsonl) to the local collection.
+
+    Idempotent: unchanged files are skipped, changed ones replace their old chunks.
+    """
+    from readloom.service import build_services
+
+    store = build_services(get_settings()).store
+    report = store.ingest_paths(list(paths), progress=fmt == "text")
+    if fmt == "json":
+        click.echo(report.model_dump_json())
+    else:
+        click.echo(
+            f"added {len(report.added)}, updated {len(report.updated)}, "
+            f"skipped {len(report.skipped)} passage(s)"
+        )
+
+
+@main.command()
+@click.option("--grade", type=int, help="Only passages written for this grade.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_clean_errors
+def passages(grade: int | None, fmt: str) -> None:
+    """List the passages you can tutor on or generate questions for."""
+    from readloom.service import build_services
+
+    items = build_services(get_settings()).store.list(grade=grade)
+    if fmt == "json":
+        click.echo(json.dumps([p.model_dump(exclude={"text"}) for p in items]))
+        return
+    for p in items:
+        click.echo(f"{p.passage_id:32} grade {p.grade}  {p.genre:13} {p.title}")
+
+
+# --- questions ------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--passage-id")
+@click.option("--count", default=5, show_default=True, type=click.IntRange(1, 50))
+@click.option("--grade", type=click.IntRange(1, 12), help="Target grade (default: the passage's).")
+@click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True)
+@_clean_errors
+def questions(file: Path | None, passage_id: str | None, count: int, grade: int | None, fmt: str) -> None:
+    """Generate comprehension questions, each with its answer and evidence sentence."""
+
+    async def run() -> Any:
+        async with _app() as app:
+            pid = _passage_from_options(app, file, passage_id, grade)
+            return app.services.store.get(pid), await app.generate_questions(
+                passage_id=pid, count=count, grade=grade
+            )
+
+    passage, result = asyncio.run(run())
+    if fmt == "json":
+        payload = {
+            "passage_id": result.passage_id,
+            "questions": [q.model_dump() for q in result.questions],
+            "provenance": result.provenance,
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(f"# {passage.title} (grade {passage.grade})\n")
+    for i, q in enumerate(result.questions, 1):
+        click.echo(f"{i}. {q.question}  [{q.type}, {q.skill}]")
+        click.echo(f"   Answer: {q.answer}")
+        click.echo(f"   Evidence: \"{q.evidence}\"\n")
+    prov = result.provenance
+    click.echo(f"_{prov.get('provider')} / {prov.get('model')} / {prov.get('prompt')}_")
+
+
+# --- tutor ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--passage-id")
+@click.option("--grade", type=click.IntRange(1, 12))
+@click.option("--session", "session_id", help="Resume a session (history survives restarts).")
+@click.option("--student", "student_id", default="cli-student", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_clean_errors
+def tutor(
+    file: Path | None, passage_id: str | None, grade: int | None, session_id: str | None,
+    student_id: str, fmt: str,
+) -> None:
+    """Chat with the reading tutor. Piped input: one student message per line."""
+    interactive = sys.stdin.isatty()
+    session_id = session_id or f"cli-{uuid.uuid4().hex[:12]}"
+
+    async def run() -> None:
+        async with _app() as app:
+            pid = None
+            if file or passage_id:
+                pid = _passage_from_options(app, file, passage_id, grade)
+            if interactive and fmt == "text":
+                click.echo(f"session {session_id} — type your answers; Ctrl-D to stop.")
+            while True:
+                line = _read_line(interactive)
+                if line is None:
+                    break
+                if not line.strip():
+                    continue
+                result = await app.tutor_turn(
+                    session_id=session_id, message=line, passage_id=pid, grade=grade,
+                    student_id=student_id,
+                )
+                pid = None
+                _render_turn(result, fmt)
+
+    asyncio.run(run())
+
+
+def _read_line(interactive: bool) -> str | None:
+    try:
+        return input("you> ") if interactive else sys.stdin.readline() or None
+    except EOFError:
+        return None
+
+
+def _render_turn(result: Any, fmt: str) -> None:
+    if fmt == "json":
+        payload = {
+            "session_id": result.session_id,
+            "reply": result.reply,
+            "provider": result.provider,
+            "model": result.model,
+            "move": result.move,
+            "intervention": result.intervention.kind if result.intervention else None,
+            "blocked": result.blocked,
+            "correct": result.grade_result.correct if result.grade_result else None,
+            "question": result.current_question.question if result.current_question else None,
+            "provenance": result.provenance,
+        }
+        click.echo(json.dumps(payload))
+    else:
+        click.echo(f"tutor> {result.reply}\n")
+
+
+# --- mastery --------------------------------------------------------------------------
+
+
+@main.group()
+def mastery() -> None:
+    """Fit and evaluate the knowledge-tracing (BKT) mastery model."""
+
+
+@mastery.command("fit")
+@click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_clean_errors
+def mastery_fit(data: Path, out: Path) -> None:
+    """Fit BKT parameters per skill from a CSV (user_id, skill_name, correct, order_id)."""
+    from readloom.tools.mastery_cli import fit_command
+
+    click.echo(json.dumps(fit_command(data, out)))
+
+
+@mastery.command("evaluate")
+@click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_clean_errors
+def mastery_evaluate(model: Path, data: Path) -> None:
+    """Next-response prediction quality (AUC, RMSE, accuracy) of a fitted model."""
+    from readloom.tools.mastery_cli import evaluate_command
+
+    click.echo(json.dumps(evaluate_command(model, data)))
+
+
+def _register_optional() -> None:
+    """Commands owned by other folders register themselves here."""
+    try:
+        from readloom.api.cli import register
+    except ImportError:
+        return
+    register(main)
+
+
+_register_optional()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""The application service: builds every part once and runs turns through the graph.
+
+The CLI, the HTTP API and the eval harness all use this one object, so a tutoring
+turn behaves the same wherever it comes from. Replies are re-identified here, for
+the viewer, after the run: the checkpointed state only ever holds redacted text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from pydantic import BaseModel, Field
+
+from readloom.agents.services import Services
+from readloom.errors import InputError
+from readloom.graph import build_graph, checkpoint_serializer
+from readloom.retrieval.models import Passage
+from readloom.settings import Settings, configure_offline_environment, get_settings
+from readloom.state import Grade, Intervention, Question, Turn, TurnContext, TurnInput
+
+STREAM_CHUNK_WORDS = 3
+
+
+class TurnResult(BaseModel):
+    session_id: str
+    reply: str  # re-identified for the viewer who is allowed to see it
+    blocked: bool = False
+    block_reason: str | None = None
+    move: str | None = None
+    intervention: Intervention | None = None
+    grade_result: Grade | None = None
+    current_question: Question | None = None
+    provider: str = "offline"
+    model: str = ""
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+
+class QuestionsResult(BaseModel):
+    passage_id: str
+    questions: list[Question]
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+
+def build_services(settings: Settings) -> Services:
+    """Load every model and store once (Presidio, spaCy, embeddings, Chroma)."""
+    from readloom.guardrails import GuardrailSuite
+    from readloom.llm.gate import LLMGate
+    from readloom.retrieval.store import PassageStore
+    from readloom.tools.mastery import MasteryStore
+    from readloom.tools.prerequisites import SkillGraph
+
+    configure_offline_environment()
+    settings.ensure_home()
+    guards = GuardrailSuite(settings)
+    store = PassageStore(settings, passage_guard=guards.check_passage)
+    store.ensure_corpus()
+    return Services(
+        settings=settings,
+        gate=LLMGate.from_settings(settings, redactor=guards.redactor),
+        store=store,
+        guards=guards,
+        skills=SkillGraph.load(settings.skills_path),
+        mastery=MasteryStore(settings),
+    )
+
+
+class Readloom:
+    """``async with Readloom(settings) as app: await app.tutor_turn(...)``"""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        services: Services | None = None,
+        checkpointer: BaseCheckpointSaver | None = None,
+    ):
+        self.settings = settings or get_settings()
+        self._services = services
+        self._checkpointer = checkpointer
+        self._stack = AsyncExitStack()
+        self.graph: Any = None
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            self._services = build_services(self.settings)
+        return self._services
+
+    async def __aenter__(self) -> Readloom:
+        svc = self.services
+        if self._checkpointer is None:
+            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+            self.settings.ensure_home()
+            self._checkpointer = await self._stack.enter_async_context(
+                AsyncSqliteSaver.from_conn_string(str(self.settings.checkpoint_path))
+            )
+        self._checkpointer.serde = checkpoint_serializer()
+        self.graph = build_graph(svc).compile(checkpointer=self._checkpointer)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    # --- tutoring -------------------------------------------------------------------
+
+    async def tutor_turn(
+        self, *, session_id: str, message: str, passage_id: str | None = None,
+        grade: int | None = None, tenant: str = "default", role: str = "student",
+        student_id: str = "anonymous",
+    ) -> TurnResult:
+        config = {"configurable": {"thread_id": session_id}}
+        known = (await self.graph.aget_state(config)).values
+        passage_id = passage_id or known.get("passage_id")
+        if not passage_id:
+            raise InputError("a new tutoring session needs a passage (passage_id or a file)")
+        self.services.store.get(passage_id)  # NotFound for an unknown passage
+        run_input: TurnInput = {
+            "mode": "tutor", "session_id": session_id, "passage_id": passage_id,
+            "grade": grade or known.get("grade") or self.services.store.get(passage_id).grade,
+        }
+        context = TurnContext(raw_message=message, tenant=tenant, role=role, student_id=student_id)  # type: ignore[arg-type]
+        state = await self.graph.ainvoke(run_input, config, context=context)
+        provenance = state.get("provenance") or {}
+        return TurnResult(
+            session_id=session_id,
+            reply=self._reidentify(state.get("reply", ""), session_id),
+            blocked=bool(state.get("blocked")),
+            block_reason=state.get("block_reason"),
+            move=(state.get("draft").move if state.get("draft") else "safety"),
+            intervention=state.get("intervention"),
+            grade_result=state.get("grade_result"),
+            current_question=self._reidentify_question(state.get("current_question"), session_id),
+            provider=provenance.get("provider", "offline"),
+            model=provenance.get("model", ""),
+            provenance=provenance,
+        )
+
+    async def stream_turn(self, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+        """Token events of the *approved* reply, then the full result.
+
+        The reply streams after the evaluator and guard_out have passed it: a child never
+        sees an unvalidated draft (a leaked answer, or PII) that is later withdrawn.
+        """
+        result = await self.tutor_turn(**kwargs)
+        words = result.reply.split(" ")
+        for i in range(0, len(words), STREAM_CHUNK_WORDS):
+            chunk = " ".join(words[i : i + STREAM_CHUNK_WORDS])
+            yield {"type": "token", "text": chunk if i == 0 else " " + chunk}
+        yield {"type": "done", "result": result.model_dump(mode="json")}
+
+    async def history(self, session_id: str, *, reidentify: bool = True) -> list[Turn]:
+        state = await self.graph.aget_state({"configurable": {"thread_id": session_id}})
+        turns: list[Turn] = state.values.get("history", [])
+        if not reidentify:
+            return list(turns)
+        return [t.model_copy(update={"text": self._reidentify(t.text, session_id)}) for t in turns]
+
+    # --- teachers -------------------------------------------------------------------
+
+    async def generate_questions(
+        self, *, passage_id: str | None = None, text: str | None = None,
+        title: str | None = None, count: int = 5, grade: int | None = None,
+        types: list[str] | None = None, tenant: str = "default", role: str = "teacher",
+        session_id: str | None = None,
+    ) -> QuestionsResult:
+        if not 1 <= count <= 50:
+            raise InputError("count must be between 1 and 50")
+        if text is not None:
+            passage_id = self.add_text_passage(text, title=title, grade=grade)
+        if not passage_id:
+            raise InputError("give a passage_id or the passage text")
+        passage = self.services.store.get(passage_id)
+        session_id = session_id or f"questions-{uuid.uuid4().hex}"
+        run_input: TurnInput = {
+            "mode": "questions", "session_id": session_id, "passage_id": passage_id,
+            "grade": grade or passage.grade, "count": count, "types": types or [],  # type: ignore[typeddict-item]
+        }
+        context = TurnContext(raw_message=f"questions for {passage.title}", tenant=tenant, role=role)  # type: ignore[arg-type]
+        state = await self.graph.ainvoke(
+            run_input, {"configurable": {"thread_id": session_id}}, context=context
+        )
+        if state.get("blocked"):
+            raise InputError(f"request refused by guardrails ({state.get('block_reason')})", status=403)
+        questions = [self._reidentify_question(q, session_id) for q in state.get("questions", [])]
+        return QuestionsResult(
+            passage_id=passage_id, questions=[q for q in questions if q], provenance=state.get("provenance") or {}
+        )
+
+    def add_text_passage(self, text: str, *, title: str | None = None, grade: int | None = None) -> str:
+        """Store a teacher's pasted text as a passage (checked for injection at ingest)."""
+        text = text.strip()
+        if len(text.split()) < 20:
+            raise InputError("the passage text is too short: give at least 20 words")
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        from readloom.retrieval.readability import estimate_grade
+
+        passage = Passage(
+            passage_id=f"text-{digest}", title=title or text.split("\n", 1)[0][:60],
+            text=text, grade=grade or max(1, min(12, round(estimate_grade(text)))), genre="other",
+        )
+        self.services.store.ingest_passages([passage])
+        return passage.passage_id
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _reidentify(self, text: str, session_id: str) -> str:
+        return self.services.guards.redactor.reidentify(text, session_id=session_id)
+
+    def _reidentify_question(self, q: Question | None, session_id: str) -> Question | None:
+        if q is None:
+            return None
+        fields = ("question", "answer", "evidence")
+        return q.model_copy(update={f: self._reidentify(getattr(q, f), session_id) for f in fields})

@@ -1,0 +1,140 @@
+"""The typed state that flows through the graph, and the models of each LLM decision.
+
+State holds only redacted text (``<PERSON_1>`` …) and ids. The raw student message
+arrives through the run's context (``TurnContext``), which is never checkpointed; the
+pseudonym vault lives outside the graph entirely.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Annotated, Literal, TypedDict
+
+from pydantic import BaseModel, Field
+
+from readloom.guardrails.base import Role
+
+Mode = Literal["tutor", "questions"]
+QuestionType = Literal[
+    "who", "what", "where", "when", "why", "vocabulary", "main_idea", "sequence"
+]
+Intent = Literal[
+    "answer_attempt", "help_request", "answer_demand", "off_topic", "frustration",
+    "greeting", "question_about_text", "generate_questions",
+]  # fmt: skip
+Move = Literal[
+    "affirm", "probe", "hint", "alternate_explanation", "redirect", "encourage", "ask_question",
+]  # fmt: skip
+Tier = Literal["default", "cheap", "offline"]
+
+
+# --- domain models -------------------------------------------------------------------
+
+
+class Question(BaseModel):
+    question: str
+    type: QuestionType
+    answer: str
+    evidence: str = Field(description="A sentence copied verbatim from the passage")
+    skill: str = Field(description="Skill id in the prerequisite graph")
+
+
+class QuestionSet(BaseModel):
+    questions: list[Question]
+
+
+class Plan(BaseModel):
+    """The planner's decision: what the student (or teacher) is doing and what to do next."""
+
+    intent: Intent
+    move: Move
+    tools: list[Literal["retriever", "prerequisites", "mastery", "recommender"]]
+    tier: Tier = "default"
+    rationale: str = ""
+
+
+class Draft(BaseModel):
+    text: str
+    move: str | None = None
+    questions: list[Question] = Field(default_factory=list)
+    provenance: dict = Field(default_factory=dict)
+
+
+class Verdict(BaseModel):
+    action: Literal["accept", "revise", "reject"]
+    problems: list[str] = Field(default_factory=list)  # codes, e.g. "answer_leak"
+
+
+class Turn(BaseModel):
+    role: Literal["student", "tutor", "teacher"]
+    text: str  # redacted
+    move: str | None = None
+
+
+class Grade(BaseModel):
+    """The evaluator's grading of a student's answer to the current question."""
+
+    correct: bool
+    score: float
+    skill: str
+
+
+class Intervention(BaseModel):
+    kind: Literal["none", "escalate_hint", "alternate_explanation", "teacher_alert"]
+    reason: str = ""
+    hint_level: int = 0
+
+
+# --- graph state ---------------------------------------------------------------------
+
+
+class TurnInput(TypedDict, total=False):
+    """What a caller may send into a run (the raw message goes in ``TurnContext``)."""
+
+    mode: Mode
+    session_id: str
+    passage_id: str
+    grade: int
+    count: int
+    types: list[QuestionType]
+
+
+class TurnState(TypedDict, total=False):
+    mode: Mode
+    session_id: str
+    passage_id: str
+    grade: int
+    count: int
+    types: list[QuestionType]
+    # per turn (overwritten each turn)
+    message: str  # redacted student/teacher message
+    blocked: bool
+    block_reason: str | None
+    plan: Plan | None
+    spans: list[dict]  # retrieved Span dicts
+    draft: Draft | None
+    verdict: Verdict | None
+    revisions: int
+    grade_result: Grade | None
+    intervention: Intervention | None
+    reply: str  # redacted final reply
+    questions: list[Question]
+    provenance: dict
+    # across turns (accumulated by the checkpointer)
+    history: Annotated[list[Turn], operator.add]
+    current_question: Question | None
+    asked: Annotated[list[str], operator.add]  # questions already put to the student
+    hint_level: int
+    attempts: int  # wrong attempts on current_question
+    alternate_used: bool
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """Per-run facts that are never checkpointed: who is asking, and their raw text."""
+
+    raw_message: str = ""
+    tenant: str = "default"
+    role: Role = "student"
+    student_id: str = "anonymous"
