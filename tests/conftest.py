@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
+from pathlib import Path
 
 import pytest
 
 from readloom.settings import configure_offline_environment, get_settings
 
 configure_offline_environment()
+# Shared fakes (local OpenAI/Anthropic servers): `from fakes.llm_servers import ...`.
+sys.path.insert(0, str(Path(__file__).parent))
 
 _real_connect = socket.socket.connect
 

@@ -1,0 +1,339 @@
+"""The failover router: one retry layer, one circuit breaker per provider, then the next tier.
+
+``FailoverRouter`` is itself a ``Provider``, so callers cannot tell a chain from one
+provider. Per provider it retries retryable errors only (tenacity: exponential backoff
+with jitter, or exactly ``Retry-After`` when the provider sends one), up to
+``llm_max_attempts``, and never starts a retry later than ``llm_timeout_s`` after the
+first attempt (so a hung provider costs one timeout, not ``llm_max_attempts`` of them,
+before the next tier answers); anything else fails over at once. A provider asking to wait longer
+than ``llm_retry_after_max_s`` is not waited for: the request fails over instead.
+An open breaker skips its provider without a network call.
+
+Streaming (decided on purpose): a stream is retried or failed over only while no token
+has reached the caller. If it breaks *after* tokens were delivered, the router never
+splices another provider's text onto the partial answer: it emits a ``reset`` event
+(the caller drops everything shown so far) and streams a complete answer from the next
+tier. What the student ends up with is exactly one provider's whole answer: nothing lost,
+nothing doubled. The plain ``stream()`` (Provider protocol) cannot express a reset, so it
+raises ``StreamBroken(delivered=n)`` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from readloom.llm.base import (
+    AllProvidersFailed,
+    LLMRequest,
+    LLMResult,
+    Provider,
+    ProviderError,
+    StreamBroken,
+    Usage,
+)
+from readloom.llm.breaker import CircuitBreaker
+from readloom.llm.sdk_errors import BREAKER_KINDS
+from readloom.observability.genai import llm_attempt, record_failover
+from readloom.observability.instruments import watch_breakers
+from readloom.settings import Settings
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RouteTrace:
+    """What the routing of one request went through: codes only, never text."""
+
+    attempts: int = 0
+    fallback_reasons: list[str] = field(default_factory=list)  # "<provider>:<kind>"
+    failures: list[str] = field(default_factory=list)  # every failed attempt
+    errors: list[ProviderError] = field(default_factory=list)
+
+    def left(self, provider: str, err: ProviderError) -> None:
+        self.fallback_reasons.append(f"{provider}:{err.kind}")
+        self.errors.append(err)
+        record_failover(provider, err)
+
+
+@dataclass
+class Routed:
+    result: LLMResult
+    trace: RouteTrace
+
+
+class _CircuitOpen(ProviderError):
+    def __init__(self, provider: str) -> None:
+        super().__init__(
+            f"{provider}: circuit open", provider=provider, retryable=False, kind="circuit_open"
+        )
+
+
+@dataclass
+class _Tries:
+    """One provider's attempts within one request."""
+
+    started: bool = False
+    last: ProviderError | None = None
+
+    def reason(self, err: ProviderError) -> ProviderError:
+        """Why we left: the real failure, not the breaker it tripped mid-retries."""
+        return self.last if isinstance(err, _CircuitOpen) and self.last else err
+
+
+def _internal(provider: str) -> ProviderError:
+    return ProviderError(
+        f"{provider}: internal error", provider=provider, retryable=False, kind="internal"
+    )
+
+
+class FailoverRouter:
+    name = "router"
+
+    def __init__(
+        self,
+        providers: Sequence[Provider],
+        settings: Settings,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.providers = list(providers)
+        self.settings = settings
+        self.breakers = {
+            p.name: CircuitBreaker(
+                p.name,
+                threshold=settings.breaker_failure_threshold,
+                cooldown_s=settings.breaker_cooldown_s,
+                clock=clock,
+            )
+            for p in self.providers
+        }
+        watch_breakers(self, self.breakers)
+        self._sleep = sleep
+        self._backoff = wait_exponential_jitter(
+            multiplier=settings.llm_backoff_initial_s,
+            max=settings.llm_backoff_max_s,
+            jitter=settings.llm_backoff_initial_s,
+        )
+
+    @property
+    def model(self) -> str:
+        return self.providers[0].model if self.providers else "none"
+
+    def providers_for(self, req: LLMRequest) -> list[Provider]:
+        """The chain for this request (``req.only_providers`` narrows it, order kept)."""
+        if req.only_providers is None:
+            return self.providers
+        return [p for p in self.providers if p.name in req.only_providers]
+
+    def chain(self, req: LLMRequest) -> list[tuple[str, str]]:
+        return [(p.name, p.model) for p in self.providers_for(req)]
+
+    def available(self) -> bool:
+        return any(p.available() for p in self.providers)
+
+    # --- retry policy ----------------------------------------------------------------
+    def _should_retry(self, rs: RetryCallState) -> bool:
+        exc = rs.outcome.exception() if rs.outcome is not None else None
+        if not isinstance(exc, ProviderError) or not exc.retryable:
+            return False
+        if exc.kind == "bad_output":
+            return rs.attempt_number < 2  # one more try on the same provider, then move on
+        return exc.retry_after is None or exc.retry_after <= self.settings.llm_retry_after_max_s
+
+    def _wait(self, rs: RetryCallState) -> float:
+        exc = rs.outcome.exception() if rs.outcome is not None else None
+        if isinstance(exc, ProviderError) and exc.retry_after is not None:
+            return exc.retry_after  # already capped by _should_retry
+        return self._backoff(rs)
+
+    def _retrying(self) -> AsyncRetrying:
+        return AsyncRetrying(
+            stop=stop_after_attempt(max(1, self.settings.llm_max_attempts))
+            | stop_before_delay(self.settings.llm_timeout_s),
+            wait=self._wait,
+            retry=self._should_retry,
+            sleep=self._sleep,
+            reraise=True,
+        )
+
+    async def _attempt(
+        self,
+        provider: Provider,
+        trace: RouteTrace,
+        call: Callable[[], Awaitable[Any]],
+        *,
+        tries: _Tries,
+        settle: bool = True,
+    ) -> Any:
+        """One call to one provider, reported to its breaker (unless ``settle`` is off:
+        a stream that has started settles when it ends)."""
+        breaker = self.breakers[provider.name]
+        if tries.started and not breaker.allow():
+            raise _CircuitOpen(provider.name)  # opened by the failures of this very request
+        tries.started = True
+        trace.attempts += 1
+        try:
+            value = await llm_attempt(call, provider=provider, breaker=breaker, trace=trace)
+        except ProviderError as e:
+            self._settle(breaker, e)
+            trace.failures.append(f"{provider.name}:{e.kind}")
+            tries.last = e
+            raise
+        except Exception:
+            err = tries.last = _internal(provider.name)
+            self._settle(breaker, err)
+            trace.failures.append(f"{provider.name}:internal")
+            raise err from None
+        except BaseException:
+            breaker.release()
+            raise
+        if settle:
+            breaker.record_success()
+        return value
+
+    @staticmethod
+    def _settle(breaker: CircuitBreaker, err: ProviderError) -> None:
+        if err.kind in BREAKER_KINDS or err.kind == "internal":
+            breaker.record_failure()
+        else:  # it answered (a 400, a refusal, a malformed answer): it is alive
+            breaker.record_success()
+
+    def _fail(self, trace: RouteTrace) -> AllProvidersFailed:
+        log.warning(
+            "llm_route_failed attempts=%d reasons=%s", trace.attempts, trace.fallback_reasons
+        )
+        errors = trace.errors or [_internal("router")]
+        return AllProvidersFailed("every provider failed", errors)
+
+    def _skip_if_open(self, provider: Provider, trace: RouteTrace) -> bool:
+        if self.breakers[provider.name].allow():
+            return False
+        trace.left(provider.name, _CircuitOpen(provider.name))
+        return True
+
+    # --- complete --------------------------------------------------------------------
+    async def complete(self, req: LLMRequest) -> LLMResult:
+        return (await self.route(req)).result
+
+    async def route(self, req: LLMRequest) -> Routed:
+        trace = RouteTrace()
+        for provider in self.providers_for(req):
+            if self._skip_if_open(provider, trace):
+                continue
+            tries = _Tries()
+            try:
+                result = await self._retrying()(
+                    self._attempt, provider, trace, lambda p=provider: p.complete(req), tries=tries
+                )
+            except ProviderError as e:
+                trace.left(provider.name, tries.reason(e))
+                continue
+            return Routed(result=result, trace=trace)
+        raise self._fail(trace)
+
+    # --- stream ----------------------------------------------------------------------
+    async def stream(self, req: LLMRequest) -> AsyncIterator[str]:
+        """Provider-protocol streaming: text only, so a needed reset raises instead."""
+        delivered = 0
+        async with contextlib.aclosing(self.stream_events(req)) as events:
+            async for ev in events:
+                if ev["type"] == "token":
+                    delivered += len(ev["text"])
+                    yield ev["text"]
+                elif ev["type"] == "reset":
+                    raise StreamBroken(
+                        "router: stream reset", provider=self.name, delivered=delivered
+                    )
+
+    async def _open(self, provider: Provider, req: LLMRequest) -> tuple[Any, str | None]:
+        """Start a stream and wait for its first text: the only phase that may be retried."""
+        stream = provider.stream(req)
+        it = stream.__aiter__()
+        try:
+            while True:
+                try:
+                    delta = await it.__anext__()
+                except StopAsyncIteration:
+                    return stream, None
+                if delta:
+                    return stream, delta
+        except BaseException:
+            await _aclose(it)
+            raise
+
+    async def stream_events(self, req: LLMRequest) -> AsyncIterator[dict[str, Any]]:
+        """Events: ``token`` {text}, ``reset`` {reason}, then ``done`` {result, trace}."""
+        trace = RouteTrace()
+        for provider in self.providers_for(req):
+            if self._skip_if_open(provider, trace):
+                continue
+            breaker = self.breakers[provider.name]
+            tries = _Tries()
+            try:
+                stream, delta = await self._retrying()(
+                    self._attempt,
+                    provider,
+                    trace,
+                    lambda p=provider: self._open(p, req),
+                    tries=tries,
+                    settle=False,
+                )
+            except ProviderError as e:
+                trace.left(provider.name, tries.reason(e))
+                continue
+            parts: list[str] = []
+            settled = False
+            try:
+                if delta:
+                    parts.append(delta)
+                    yield {"type": "token", "text": delta}
+                async for delta in stream:
+                    if delta:
+                        parts.append(delta)
+                        yield {"type": "token", "text": delta}
+            except Exception as e:  # noqa: BLE001 - a break after tokens: reset, next tier
+                err = e if isinstance(e, ProviderError) else _internal(provider.name)
+                self._settle(breaker, err)
+                settled = True
+                trace.failures.append(f"{provider.name}:{err.kind}")
+                trace.left(provider.name, err)
+                if parts:
+                    yield {"type": "reset", "reason": "stream_broken"}
+                continue
+            finally:
+                if not settled:
+                    breaker.release()
+                await _aclose(stream)
+            breaker.record_success()
+            usage = getattr(stream, "usage", None) or getattr(provider, "last_usage", Usage())
+            result = LLMResult(
+                text="".join(parts),
+                provider=provider.name,
+                model=getattr(stream, "model", None) or provider.model,
+                usage=usage,
+                finish_reason=getattr(stream, "finish_reason", None),
+            )
+            yield {"type": "done", "result": result, "trace": trace}
+            return
+        raise self._fail(trace)
+
+
+async def _aclose(it: Any) -> None:
+    aclose = getattr(it, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()

@@ -1,0 +1,55 @@
+"""The default wiring: the gate with the real Presidio redactor in front of the SDKs."""
+
+from __future__ import annotations
+
+import pytest
+from fakes.llm_servers import Reply, fake_anthropic_server, fake_openai_server
+from fakes.providers import FakeProvider
+from readloom.llm.base import ChatMessage, LLMRequest
+from readloom.llm.gate import LLMGate, default_redactor
+from readloom.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+PII = ["Maria Lopez", "Jayden", "12 Elm Street", "555-201-0199", "Lincoln Elementary"]
+
+
+@pytest.fixture(scope="module")
+def redactor(tmp_path_factory):
+    """One Presidio/spaCy load for the module, through the gate's default factory."""
+    home = tmp_path_factory.mktemp("pii-home")
+    return default_redactor(Settings(home=home))
+
+
+async def test_real_redactor_keeps_pii_off_the_wire(settings_for, redactor):
+    messages = [
+        ChatMessage(role="system", content="Student: Maria Lopez, Lincoln Elementary."),
+        ChatMessage(role="user", content="my friend jayden lives at 12 Elm Street"),
+        ChatMessage(role="user", content="call me at 555-201-0199. why did Tobias stay?"),
+    ]
+    req = LLMRequest(
+        task="tutor_reply",
+        messages=messages,
+        variables={"student_message": messages[-1].content, "history": [messages[1].content]},
+        prompt_id="tutor_reply@v3",
+    )
+    offline = FakeProvider()
+    with (
+        fake_openai_server([Reply.cut("Tobias was", after=1)]) as oai,
+        fake_anthropic_server([Reply.error(500), Reply.ok("Good question!")]) as ant,
+    ):
+        gate = LLMGate.from_settings(
+            settings_for(openai=oai, anthropic=ant),
+            redactor,
+            provider_factories={"offline": lambda s: offline},
+        )
+        events = [
+            ev
+            async for ev in gate.stream(req, session_id="pii-1", allow_list=frozenset({"Tobias"}))
+        ]
+        await gate.generate(req, session_id="pii-1", allow_list=frozenset({"Tobias"}))
+    wire = (oai.raw_bodies() + ant.raw_bodies()).lower()
+    assert len(oai.requests) + len(ant.requests) >= 3
+    assert [v for v in PII if v.lower() in wire] == []
+    assert "tobias" in wire and "<person_" in wire
+    assert events[-1]["provenance"].provider == "anthropic"
