@@ -11,10 +11,9 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TypedDict
 
-import textstat
-
 from readloom.agents.services import Services
 from readloom.llm.offline.leak import answer_leaks
+from readloom.retrieval.readability import flesch_kincaid_grade
 from readloom.state import Draft, Grade, Question, TurnState, Verdict
 
 _WORD = re.compile(r"[a-z0-9']+")
@@ -70,12 +69,12 @@ def check_tutor_draft(draft: Draft, state: TurnState) -> list[str]:
     if not text:
         return ["empty"]
     affirming = bool(plan and plan.move == "affirm")
-    if question and not affirming and answer_leaks(text, question.answer):
+    if question and not affirming and answer_leaks(text, question.answer, question.question):
         problems.append("answer_leak")
     if not _grounded(text, state.get("spans", [])) and not (plan and plan.move == "encourage"):
         problems.append("ungrounded")
     grade = state.get("grade", 5)
-    if len(text.split()) > 25 and textstat.flesch_kincaid_grade(text) > grade + READING_MARGIN:
+    if len(text.split()) > 25 and flesch_kincaid_grade(text) > grade + READING_MARGIN:
         problems.append("reading_level")
     return problems
 
@@ -87,7 +86,7 @@ def check_question(q: Question, passage_text: str, grade: int) -> list[str]:
     answer_words = content_words(q.answer)
     if answer_words and not answer_words & content_words(q.evidence):
         problems.append("answer_not_supported")
-    if textstat.flesch_kincaid_grade(q.question) > grade + READING_MARGIN + 2:
+    if flesch_kincaid_grade(q.question) > grade + READING_MARGIN + 2:
         problems.append("reading_level")
     return problems
 

@@ -7,12 +7,13 @@ draft comprehension questions for the passage.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypedDict
 
 from langgraph.runtime import Runtime
 
-from readloom.agents.evaluator import grade_answer
+from readloom.agents.evaluator import accepted_questions, grade_answer
 from readloom.agents.services import Services
 from readloom.llm.base import ChatMessage, LLMRequest
 from readloom.prompts.loader import load_prompt
@@ -25,6 +26,7 @@ MAX_HINT = 3
 
 class ExecutorUpdate(TypedDict, total=False):
     draft: Draft
+    questions: list[Question]
     spans: list[dict]
     current_question: Question | None
     asked: list[str]
@@ -34,13 +36,9 @@ class ExecutorUpdate(TypedDict, total=False):
     alternate_used: bool
 
 
-def _allow_list(passage: Passage) -> frozenset[str]:
-    return frozenset(passage.characters)
-
-
 async def draft_questions(
     svc: Services, passage: Passage, *, count: int, grade: int, types: list[str] | None,
-    session_id: str, tenant: str, offline_only: bool = False,
+    session_id: str, tenant: str, offline_only: bool = False, student_id: str | None = None,
 ) -> Draft:
     """Ask the gate for questions; cacheable, since the redacted request is identical."""
     prompt = load_prompt("questions")
@@ -56,7 +54,9 @@ async def draft_questions(
         prompt_id=prompt.ref, output_schema=QuestionSet, tenant=tenant, cacheable=True,
         max_tokens=1500, only_providers=["offline"] if offline_only else None,
     )
-    result = await svc.gate.generate(req, session_id=session_id, allow_list=_allow_list(passage))
+    result = await svc.gate.generate(
+        req, session_id=session_id, allow_list=svc.allow_list(passage), student_id=student_id
+    )  # student_id: usage ledger attribution, for the cost report
     parsed = result.parsed if isinstance(result.parsed, QuestionSet) else QuestionSet(questions=[])
     provenance = result.provenance.model_dump() | {"passage_ids": [passage.passage_id]}
     return Draft(text=result.text, questions=parsed.questions, provenance=provenance)
@@ -101,13 +101,20 @@ async def _tutor_reply(
         variables=variables, prompt_id=prompt.ref, tenant=ctx.tenant, max_tokens=300,
         only_providers=["offline"] if offline_only else None,
     )
-    result = await svc.gate.generate(req, session_id=state["session_id"], allow_list=_allow_list(passage))
+    result = await svc.gate.generate(
+        req, session_id=state["session_id"], allow_list=svc.allow_list(passage),
+        student_id=ctx.student_id,
+    )  # fmt: skip
     provenance = result.provenance.model_dump() | {"passage_ids": sorted({s["passage_id"] for s in spans})}
     return Draft(text=result.text, provenance=provenance, move=move)
 
 
-def _retrieve(svc: Services, passage: Passage, query: str) -> list[dict]:
-    spans = svc.store.search(query or passage.title, k=svc.settings.retrieval_k, passage_id=passage.passage_id)
+async def _retrieve(svc: Services, passage: Passage, query: str) -> list[dict]:
+    """Embedding the query is CPU-bound: run it off the event loop."""
+    spans = await asyncio.to_thread(
+        svc.store.search, query or passage.title, k=svc.settings.retrieval_k,
+        passage_id=passage.passage_id,
+    )
     return [s.model_dump() for s in spans]
 
 
@@ -126,7 +133,8 @@ async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> Execut
         update["alternate_used"] = True
     elif plan.intent == "answer_attempt" and question:
         graded = grade_answer(state.get("message", ""), question)
-        svc.mastery.record(ctx.student_id, graded.skill, graded.correct)
+        if graded.skill in svc.skills:  # a model may name a skill the graph lacks
+            svc.mastery.record(ctx.student_id, graded.skill, graded.correct)
         update["grade_result"] = graded
         correct = graded.correct
         if graded.correct:
@@ -135,7 +143,7 @@ async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> Execut
             attempts, hint_level = attempts + 1, min(MAX_HINT, hint_level + 1)
     elif plan.intent in ("help_request", "answer_demand"):
         hint_level = min(MAX_HINT, hint_level + 1)
-    spans = _retrieve(svc, passage, " ".join(filter(None, [question and question.question, state.get("message")])))
+    spans = await _retrieve(svc, passage, " ".join(filter(None, [question and question.question, state.get("message")])))
     if move == "ask_question" or question is None:
         return await _ask_next(svc, state, ctx, passage, update, spans)
     draft = await _tutor_reply(
@@ -158,10 +166,10 @@ async def _ask_next(
 ) -> ExecutorUpdate:
     pool = await draft_questions(
         svc, passage, count=QUESTION_POOL, grade=state.get("grade", 5), types=None,
-        session_id=state["session_id"], tenant=ctx.tenant,
+        session_id=state["session_id"], tenant=ctx.tenant, student_id=ctx.student_id,
     )
     question = _next_question(svc, pool.questions, state.get("asked", []), ctx.student_id)
-    spans = _retrieve(svc, passage, question.question) if question else spans
+    spans = await _retrieve(svc, passage, question.question) if question else spans
     draft = await _tutor_reply(
         svc, state, ctx, passage, move="ask_question", question=question, spans=spans,
         hint_level=0, correct=None,
@@ -184,10 +192,29 @@ async def run_questions(svc: Services, state: TurnState, ctx: TurnContext, *, of
     return {"draft": draft, "spans": []}
 
 
+async def redraft(svc: Services, state: TurnState, ctx: TurnContext, *, offline_only: bool) -> ExecutorUpdate:
+    """Write the reply again after a verdict. The tools already ran this turn (the answer
+    is graded, mastery updated), so only the generation step is repeated."""
+    previous = state.get("draft")
+    move = previous.move if previous and previous.move else "hint"
+    graded = state.get("grade_result")
+    draft = await _tutor_reply(
+        svc, state, ctx, svc.store.get(state["passage_id"]),
+        move="ask_question" if move == "affirm" else move,  # type: ignore[arg-type]
+        question=state.get("current_question"), spans=state.get("spans", []),
+        hint_level=state.get("hint_level", 0), correct=graded.correct if graded else None,
+        offline_only=offline_only,
+    )
+    return {"draft": draft}
+
+
 def make_executor(svc: Services) -> Callable[..., Awaitable[ExecutorUpdate]]:
     async def executor(state: TurnState, runtime: Runtime[TurnContext]) -> ExecutorUpdate:
         if state.get("mode") == "questions":
             return await run_questions(svc, state, runtime.context)
+        verdict = state.get("verdict")
+        if verdict is not None and verdict.action == "revise":
+            return await redraft(svc, state, runtime.context, offline_only=False)
         return await run_tutor(svc, state, runtime.context)
 
     return executor
@@ -198,19 +225,11 @@ def make_offline_fallback(svc: Services) -> Callable[..., Awaitable[ExecutorUpda
 
     async def offline_fallback(state: TurnState, runtime: Runtime[TurnContext]) -> ExecutorUpdate:
         ctx = runtime.context
-        if state.get("mode") == "questions":
-            return await run_questions(svc, state, ctx, offline_only=True)
-        # Tools already ran (the answer is graded, mastery updated): only the reply is redone.
-        previous = state.get("draft")
-        move = previous.move if previous and previous.move else "hint"
-        graded = state.get("grade_result")
-        draft = await _tutor_reply(
-            svc, state, ctx, svc.store.get(state["passage_id"]),
-            move="ask_question" if move == "affirm" else move,
-            question=state.get("current_question"), spans=state.get("spans", []),
-            hint_level=state.get("hint_level", 0), correct=graded.correct if graded else None,
-            offline_only=True,
-        )
-        return {"draft": draft}
+        if state.get("mode") != "questions":
+            return await redraft(svc, state, ctx, offline_only=True)
+        update = await run_questions(svc, state, ctx, offline_only=True)
+        passage = svc.store.get(state["passage_id"])
+        kept = accepted_questions(update["draft"].questions, passage.text, state.get("grade", 5))
+        return update | {"questions": kept[: state.get("count", 5)]}
 
     return offline_fallback

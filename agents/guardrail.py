@@ -7,6 +7,7 @@ Any failure inside a check denies the request (fail closed).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,7 +32,7 @@ def _guard_context(svc: Services, state: TurnState, ctx: TurnContext, direction:
     allow: frozenset[str] = frozenset()
     if state.get("passage_id"):
         try:
-            allow = frozenset(svc.store.get(state["passage_id"]).characters)
+            allow = svc.allow_list(svc.store.get(state["passage_id"]))
         except Exception:  # noqa: BLE001 - unknown passage: no allow-list, checks still run
             allow = frozenset()
     return GuardContext(
@@ -44,7 +45,11 @@ def make_guard_in(svc: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
     async def guard_in(state: TurnState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
         ctx = runtime.context
         gctx = _guard_context(svc, state, ctx, "input")
-        outcome = svc.guards.check_input(ctx.raw_message, gctx, mode=state.get("mode", "tutor"), student_id=ctx.student_id)
+        # Presidio and spaCy are CPU-bound: keep them off the event loop.
+        outcome = await asyncio.to_thread(
+            svc.guards.check_input, ctx.raw_message, gctx,
+            mode=state.get("mode", "tutor"), student_id=ctx.student_id,
+        )
         base: dict[str, Any] = {
             "message": outcome.text if outcome.allowed else "",
             "plan": None, "draft": None, "verdict": None, "revisions": 0,
@@ -80,7 +85,7 @@ def make_guard_out(svc: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         if state.get("mode") == "questions":
             return {"provenance": draft.provenance if draft else {}, "reply": ""}
         text = draft.text if draft else SAFE_OUTPUT_REPLY
-        outcome = svc.guards.check_output(text, gctx)
+        outcome = await asyncio.to_thread(svc.guards.check_output, text, gctx)
         reply = outcome.text if outcome.allowed else SAFE_OUTPUT_REPLY
         move = draft.move if draft else None
         return {

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from readloom.retrieval.models import Passage
     from readloom.guardrails import GuardrailSuite
     from readloom.llm.gate import LLMGate
     from readloom.retrieval.store import PassageStore
@@ -22,3 +23,7 @@ class Services:
     guards: GuardrailSuite
     skills: SkillGraph
     mastery: MasteryStore
+
+    def allow_list(self, passage: Passage) -> frozenset[str]:
+        """Names in the passage being read are story characters, not personal data."""
+        return frozenset(passage.characters) | self.guards.passage_allow_list(passage.text)

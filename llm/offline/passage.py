@@ -1,0 +1,170 @@
+"""A parsed passage as question generators see it: sentences, grade, pronoun antecedents."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from spacy.tokens import Doc, Token
+
+from readloom.llm.offline.nlp import Sentence, is_person, is_placeholder, parse, passage_sentences
+from readloom.llm.offline.syntax import Clause, noun_phrase_ids, render, subject_of
+from readloom.state import QuestionType
+
+_QUOTE_CHARS = ('"', "“", "”")
+_LOOKBACK = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A possible question; ``score`` ranks candidates of one type (higher is better)."""
+
+    type: QuestionType
+    question: str
+    answer: str
+    sentence: int
+    score: float
+
+
+@dataclass
+class PassageView:
+    title: str
+    text: str
+    grade: int
+    model: str
+    doc: Doc = field(init=False)
+    sentences: list[Sentence] = field(init=False)
+    _by_token: dict[int, int] = field(init=False, default_factory=dict)
+    _names: frozenset[str] = field(init=False, default=frozenset())
+    _common: frozenset[str] = field(init=False, default=frozenset())
+
+    def __post_init__(self) -> None:
+        self.doc = parse(self.text, self.model)
+        self.sentences = passage_sentences(self.doc)
+        for s in self.sentences:
+            for tok in s.span:
+                self._by_token[tok.i] = s.index
+        self._names = frozenset(t.text for e in self.doc.ents if e.label_ == "PERSON" for t in e)
+        self._names |= _acting_names(self.doc)
+        self._common = frozenset(t.lemma_.lower() for t in self.doc if t.pos_ == "NOUN")
+
+    def is_person(self, tok: Token) -> bool:
+        """Names tagged PERSON somewhere in the passage (unless also used as a common noun,
+        like "Beaver ponds"), pseudonyms, and person nouns ("the captain")."""
+        if tok.pos_ == "PROPN" and not is_placeholder(tok):
+            named = tok.ent_type_ in ("PERSON", "") or tok.text in self._names
+            return named and tok.is_title and tok.lemma_.lower() not in self._common
+        return is_person(tok)
+
+    @property
+    def young(self) -> bool:
+        return self.grade <= 3
+
+    @property
+    def max_question_words(self) -> int:
+        return 12 if self.grade <= 3 else 16 if self.grade <= 5 else 22
+
+    def sentence_of(self, token: Token) -> Sentence | None:
+        idx = self._by_token.get(token.i)
+        return None if idx is None else self.sentences[idx]
+
+    def usable(self, s: Sentence) -> bool:
+        """Narration only: dialogue and questions make poor wh-question sources."""
+        text = s.text
+        ends = text[-1] in ".!\"”’'"  # not "?" (a question) nor ":" (a list heading)
+        return ends and not any(q in text for q in _QUOTE_CHARS)
+
+    def subject_text(self, clause: Clause) -> tuple[str, bool] | None:
+        """How a question names the clause's subject; True when a pronoun was resolved."""
+        subj = clause.subject
+        if subj.pos_ != "PRON":
+            return render(self.doc, clause.subject_ids), False
+        antecedent = self.antecedent(subj)
+        return (antecedent, True) if antecedent else None
+
+    def antecedent(self, pronoun: Token) -> str | None:
+        """What a pronoun most likely stands for, or None when unsure.
+
+        he/she: the nearest earlier person subject. it/they/them: the previous main
+        clause's subject (its object, for an object pronoun), chaining back through
+        sentences that use the same pronoun.
+        """
+        low = pronoun.lower_
+        sent = self.sentence_of(pronoun)
+        if sent is None:
+            return None
+        if low in ("he", "she"):
+            return self._person_before(pronoun, sent.index)
+        if low in ("it", "they", "them"):
+            return self._thing_before(pronoun, sent.index)
+        return None
+
+    def _person_before(self, pronoun: Token, index: int) -> str | None:
+        for idx in range(index, max(-1, index - _LOOKBACK), -1):
+            span = self.sentences[idx].span
+            limit = pronoun.i if idx == index else span.end
+            subjects = [
+                t
+                for t in span
+                if t.i < limit and t.dep_ in ("nsubj", "nsubjpass") and t.pos_ != "PRON"
+            ]
+            fits = [t for t in subjects if _fits(self, "he", t)]
+            names = {self._name(t) for t in fits}
+            if len(names) == 1:
+                return names.pop()
+            if len(names) > 1:
+                root_subj = subject_of(span.root)
+                if root_subj is not None and root_subj in fits:
+                    return self._name(root_subj)
+                return None
+            if any(self.is_person(t) for t in subjects):
+                return None  # a closer person that does not fit: ambiguous
+        return None
+
+    def _thing_before(self, pronoun: Token, index: int) -> str | None:
+        plural = pronoun.lower_ in ("they", "them")
+        kind = "they" if plural else "it"
+        as_object = pronoun.dep_ in ("dobj", "pobj", "attr")
+        for idx in range(index - 1, max(-1, index - 1 - _LOOKBACK), -1):
+            root = self.sentences[idx].span.root
+            subj = subject_of(root)
+            obj = next((c for c in root.children if c.dep_ == "dobj"), None)
+            chained = False
+            span = self.sentences[idx].span
+            for cand in (obj, subj) if as_object else (subj, obj):
+                if cand is None or not span.start <= cand.i < span.end:
+                    continue
+                if cand.pos_ == "PRON":
+                    chained = chained or cand.lower_ in (("they", "them") if plural else ("it",))
+                    continue
+                if _fits(self, kind, cand):
+                    return self._name(cand)
+            if not chained:
+                return None
+        return None
+
+    def _name(self, tok: Token) -> str:
+        if tok.ent_type_ == "PERSON":
+            for ent in self.doc.ents:
+                if ent.start <= tok.i < ent.end:
+                    return ent.text
+        sent = self.sentence_of(tok)
+        ids = noun_phrase_ids(tok)
+        if sent is not None:  # spaCy may glue a heading onto the first sentence
+            ids &= set(range(sent.span.start, sent.span.end))
+        return render(self.doc, ids)
+
+
+def _acting_names(doc: Doc) -> frozenset[str]:
+    """Names the NER missed ("Nadia" as a place): subjects twice, never after a preposition."""
+    subjects = Counter(t.text for t in doc if t.pos_ == "PROPN" and t.dep_ == "nsubj")
+    placed = {t.text for t in doc if t.pos_ == "PROPN" and t.dep_ == "pobj"}
+    return frozenset(n for n, k in subjects.items() if k >= 2 and n not in placed)
+
+
+def _fits(view: PassageView, pronoun: str, tok: Token) -> bool:
+    if pronoun in ("he", "she"):
+        return view.is_person(tok) and tok.tag_ in ("NN", "NNP")
+    if pronoun == "they":
+        return tok.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in tok.children)
+    return tok.tag_ in ("NN", "NNP") and not view.is_person(tok)

@@ -1,0 +1,337 @@
+"""Socratic tutoring replies from the retrieved passage, without ever stating the answer.
+
+A reply is a warm opener, a pointer back to the text and one guiding question. The
+pointer grows more specific with ``hint_level``: 0 a reading strategy, 1 where to look,
+2 a quote from next to the answer, 3 the evidence sentence with the answer blanked out.
+Every piece is checked against the answer's key terms (``leak.key_terms``) and skipped
+when it would give one away; the finished reply is checked once more.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from readloom.llm.offline import phrases as P
+from readloom.llm.offline.leak import key_terms, mentioned
+from readloom.llm.offline.nlp import (
+    DEFAULT_MODEL,
+    PLACEHOLDER,
+    content_lemmas,
+    is_content,
+    parse,
+    stable_index,
+)
+from readloom.llm.offline.nlp import passage_sentences as split_sentences
+from readloom.llm.offline.textref import Located, TextRef
+from readloom.state import Move
+
+_INTRO = re.compile(
+    rf"\b(?:i am|i'm|im|my name is|my name's|call me|this is)\s+({PLACEHOLDER.pattern})",
+    re.IGNORECASE,
+)
+_QUOTED_WORD = re.compile(r"\bword [\"“']([^\"”']+)[\"”']")
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+
+
+class TutorInput(BaseModel):
+    """The variables of the ``tutor_reply`` and ``explain`` prompts (already redacted)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    passage_title: str = ""
+    excerpts: list[str] = []
+    student_message: str = ""
+    question: str | None = None
+    answer: str | None = None
+    evidence: str | None = None
+    move: Move = "hint"
+    hint_level: int = 0
+    grade: int = 5
+    student_correct: bool | None = None
+
+    @field_validator("hint_level")
+    @classmethod
+    def _clamp_hint(cls, v: int) -> int:
+        return min(3, max(0, v))
+
+    @field_validator("grade")
+    @classmethod
+    def _clamp_grade(cls, v: int) -> int:
+        return min(12, max(0, v))
+
+    @field_validator("excerpts", mode="before")
+    @classmethod
+    def _listify(cls, v: object) -> object:
+        return [v] if isinstance(v, str) else ([] if v is None else v)
+
+
+def question_type(question: str | None) -> str:
+    q = (question or "").strip().lower()
+    if re.search(r"\bwhat does the word\b|\bmean\b.*\?$", q):
+        return "vocabulary"
+    if re.search(r"\bmain idea\b|\bcentral idea\b|\bmostly about\b", q):
+        return "main_idea"
+    if re.match(r"what (?:happened|did .+ do) (?:after|before)\b", q):
+        return "sequence"
+    for wh in ("who", "when", "where", "why"):
+        if q.startswith(wh) or f" {wh} " in q[:30]:
+            return wh
+    return "what"
+
+
+@dataclass
+class _Turn:
+    inp: TutorInput
+    explain: bool
+    qtype: str
+    young: bool
+    ref: TextRef
+    located: Located | None
+
+    def pick(self, options: Sequence[str], slot: str, **fmt: str) -> str | None:
+        """A deterministic, turn-dependent variant that gives nothing away (or None)."""
+        if not options:
+            return None
+        start = stable_index(
+            len(options), slot, self.inp.move, self.inp.hint_level, self.inp.student_message,
+            self.inp.question, self.inp.passage_title, self.explain,
+        )  # fmt: skip
+        for k in range(len(options)):
+            text = options[(start + k) % len(options)].format(**fmt)
+            if self.ref.safe(text):
+                return text
+        return None
+
+    @property
+    def register(self) -> str:
+        return "young" if self.young else "older"
+
+    @property
+    def title(self) -> str:
+        t = self.inp.passage_title.strip()
+        return f'"{t}"' if t else ("the story" if self.young else "the passage")
+
+
+def tutor_reply(inp: TutorInput, *, explain: bool = False, model: str = DEFAULT_MODEL) -> str:
+    """One tutoring turn for ``inp.move`` (``explain`` forces an alternate explanation)."""
+    terms = key_terms(inp.answer or "", inp.question, model=model) if inp.question else []
+    ref = TextRef(inp.excerpts, terms, model)
+    hint = " ".join(filter(None, [inp.question, inp.student_message]))
+    located = ref.locate(inp.evidence, hint) if inp.excerpts else None
+    turn = _Turn(inp, explain, question_type(inp.question), inp.grade <= 3, ref, located)
+    reply = _compose(turn)
+    if terms and mentioned(terms, reply, model=model):
+        reply = _fallback(turn)  # belt and braces: never send a reply that names the answer
+    return " ".join(_join([_greeting(inp.student_message), reply]).split())
+
+
+def _compose(t: _Turn) -> str:
+    move = "alternate_explanation" if t.explain else t.inp.move
+    if move == "ask_question":
+        return _ask(t)
+    if move == "affirm":
+        return _affirm(t)
+    if move == "redirect":
+        return _redirect(t)
+    if move == "encourage":
+        return _encourage(t)
+    if not t.inp.question:
+        return _free(t)
+    if move == "alternate_explanation":
+        return _alternate(t)
+    if move == "probe":
+        return _probe(t)
+    return _hint(t)
+
+
+def _ask(t: _Turn) -> str:
+    if not t.inp.question:
+        return _join([t.pick(P.DONE, "done", title=t.title), _place_sentence(t)])
+    long_question = len(t.inp.question.split()) > 14
+    intro = "" if long_question else t.pick(P.ASK_INTRO, "ask-intro", title=t.title) or ""
+    return _join([intro + t.inp.question.strip(), t.pick(P.ASK_TAIL, "ask-tail")])
+
+
+def _affirm(t: _Turn) -> str:
+    praise = P.PRAISE.get(t.qtype, P.PRAISE["what"]) if t.inp.question else None
+    backing = None
+    s = t.located.evidence if t.located else None
+    words = t.ref.opening_words(s, 5 if t.young else 7)
+    if words:
+        backing = f'The sentence that begins "{words}…" backs you up.'
+    praise = praise if praise and t.ref.safe(praise) else None
+    return _join([t.pick(P.PRAISE_OPEN, "praise"), praise, backing, t.pick(P.MOVE_ON, "move-on")])
+
+
+def _redirect(t: _Turn) -> str:
+    first = t.pick(P.REDIRECT, "redirect", title=t.title)
+    if t.inp.question:
+        return _join([first, f"We were working on this question: {t.inp.question.strip()}",
+                      _place_sentence(t, level=1)])  # fmt: skip
+    return _join([first, _place_sentence(t, level=1), "What do you notice there?"])
+
+
+def _encourage(t: _Turn) -> str:
+    place = _place(t, level=1)
+    step = t.pick(P.SMALL_STEP, "small-step", place=place) if place else None
+    return _join(
+        [t.pick(P.ENCOURAGE, "encourage"), step or "Let's look back at the text together."]
+    )
+
+
+def _free(t: _Turn) -> str:
+    """No question on the table: answer a question about the text with a pointer."""
+    place = _place(t, level=1, sentence=True)
+    topic = _topic(t)
+    if place and topic:
+        return t.pick(P.FREE, "free", place=place, topic=topic) or ""
+    if place:
+        return t.pick(P.FREE_NO_TOPIC, "free", place=place) or ""
+    return "Let's look back at the text together. What do you notice?"
+
+
+def _alternate(t: _Turn) -> str:
+    if t.qtype == "main_idea":
+        place = _paragraph_place(t) or "the first paragraph"
+    else:
+        place = _place(t, level=max(1, t.inp.hint_level)) or "the part the question is about"
+    options = P.ALTERNATE.get(t.qtype, P.ALTERNATE["what"])
+    text = t.pick(options, "alternate", place=place, title=t.title)
+    return text or _fallback(t)
+
+
+def _probe(t: _Turn) -> str:
+    opener = t.pick(P.PROBE_OPEN[t.inp.student_correct], "probe-open")
+    if t.inp.hint_level == 0:
+        return _join([opener, t.pick(P.PROBE_ASK, "probe-ask")])
+    return _join([opener, _pointer(t), _guide(t)])
+
+
+def _hint(t: _Turn) -> str:
+    return _join([t.pick(P.HINT_OPEN[t.register], "hint-open"), _pointer(t), _guide(t)])
+
+
+def _pointer(t: _Turn) -> str | None:
+    """The escalating part of a hint (see the module docstring)."""
+    level = t.inp.hint_level
+    if t.qtype == "main_idea" and level >= 1:
+        return _main_idea_pointer(t, level)
+    evidence = t.located.evidence if t.located else None
+    if level >= 3 and evidence is not None:
+        if t.qtype == "vocabulary" and _find_in(evidence.text, t.inp.answer) is None:
+            word = _vocab_word(t.inp.question)
+            frame = t.pick(P.VOCAB_FRAME, "frame", word=word) if word else None
+            if frame:
+                return frame
+        blank = t.ref.blanked(evidence, t.inp.answer, 16 if t.young else 24)
+        if t.ref.safe(blank) and "___" in blank:
+            fill = t.pick(P.FILL, "fill", blank=blank)
+            if fill:
+                return fill
+    if level >= 2 and evidence is not None:
+        near = t.ref.around_answer(evidence, t.inp.answer, 8 if t.young else 12)
+        if near is not None:
+            side, words = near
+            quote = f'"{words}…"' if side == "before" else f'"…{words}"'
+            read = t.pick(P.READ_AGAIN, "read", quote=quote)
+            if read:
+                return _join([read, t.pick(P.AFTER_QUOTE[side], side)])
+    if level >= 1:
+        place = _place(t, level=level)
+        look = t.pick(P.LOOK_AT, "look", place=place) if place else None
+        if look:
+            return look
+    return t.pick(P.STRATEGY.get(t.qtype, P.STRATEGY["what"])[t.register], "strategy")
+
+
+def _main_idea_pointer(t: _Turn, level: int) -> str | None:
+    words = t.ref.opening_words(t.located.evidence if t.located else None, 6)
+    place = f'the sentence that begins "{words}…"' if words else _paragraph_place(t)
+    place = place or "the first sentence"
+    name = t.inp.passage_title.strip() or ("This story" if t.young else "This passage")
+    return t.pick(P.MAIN_IDEA_POINTER[min(level, 3)], "main", title=t.title, place=place, name=name)
+
+
+def _paragraph_place(t: _Turn) -> str | None:
+    """A paragraph whose opening words are safe to quote (for ideas that span the text)."""
+    unit = "part" if t.young else "paragraph"
+    for excerpt in t.ref.excerpts:
+        sents = split_sentences(parse(excerpt, t.ref.model))
+        words = t.ref.opening_words(sents[0] if sents else None, 5 if t.young else 7)
+        if words:
+            return f'the {unit} that begins "{words}…"'
+    return None
+
+
+def _vocab_word(question: str | None) -> str | None:
+    match = _QUOTED_WORD.search(question or "")
+    return match.group(1) if match else None
+
+
+def _find_in(text: str, answer: str | None) -> int | None:
+    flat, needle = " ".join(text.split()).lower(), " ".join((answer or "").split()).lower()
+    i = flat.find(needle.rstrip(".")) if needle else -1
+    return None if i < 0 else i
+
+
+def _guide(t: _Turn) -> str | None:
+    return t.pick(P.GUIDE.get(t.qtype, P.GUIDE["what"]), "guide")
+
+
+def _place(t: _Turn, level: int, sentence: bool = False) -> str | None:
+    """'the paragraph that begins "…"' (level 1) or the sentence itself (level 2+)."""
+    loc = t.located
+    if loc is None:
+        return None
+    n = 5 if t.young else 7
+    if (level >= 2 or sentence) and loc.evidence is not None:
+        words = t.ref.opening_words(loc.evidence, n)
+        if words:
+            return f'the sentence that begins "{words}…"'
+    unit = "part" if t.young else "paragraph"
+    opening = t.ref.opening_words(loc.opening, n) or t.ref.opening_words(loc.opening, n, mask=True)
+    if opening:
+        index = loc.evidence.index if loc.evidence is not None else 0
+        if 0 < index < len(_ORDINALS):
+            return f'the {_ORDINALS[index]} sentence of the {unit} that begins "{opening}…"'
+        return f'the {unit} that begins "{opening}…"'
+    before = t.ref.opening_words(loc.before, n)
+    if before:
+        return f'the sentence that begins "{before}…" and the one after it'
+    return _paragraph_place(t)
+
+
+def _place_sentence(t: _Turn, level: int = 1) -> str | None:
+    place = _place(t, level)
+    return f"Look at {place}." if place else None
+
+
+def _topic(t: _Turn) -> str | None:
+    """A word from the student's message that the passage also uses (never a pseudonym)."""
+    if not t.inp.student_message or t.located is None:
+        return None
+    excerpt = set(content_lemmas(parse(t.located.excerpt, t.ref.model)))
+    for tok in parse(t.inp.student_message, t.ref.model, light=True):
+        noun = is_content(tok) and tok.pos_ == "NOUN" and not PLACEHOLDER.fullmatch(tok.text)
+        if noun and tok.lemma_.lower() in excerpt and t.ref.safe(tok.text):
+            return f'"{tok.text}"'
+    return None
+
+
+def _fallback(t: _Turn) -> str:
+    strategy = t.pick(P.STRATEGY.get(t.qtype, P.STRATEGY["what"])[t.register], "strategy")
+    return _join([strategy or "Let's look back at the text together.", _guide(t)])
+
+
+def _greeting(message: str) -> str | None:
+    """'I'm <PERSON_1>' -> 'Hi, <PERSON_1>!' (the pseudonym is copied, never rebuilt)."""
+    match = _INTRO.search(message or "")
+    return f"Hi, {match.group(1)}!" if match else None
+
+
+def _join(parts: Sequence[str | None]) -> str:
+    return " ".join(p.strip() for p in parts if p and p.strip())
