@@ -52,7 +52,9 @@ def _app():
     return Readloom(get_settings())
 
 
-def _passage_from_options(app: Any, file: Path | None, passage_id: str | None, grade: int | None) -> str:
+def _passage_from_options(
+    app: Any, file: Path | None, passage_id: str | None, grade: int | None
+) -> str:
     if file and passage_id:
         raise click.UsageError("give --file or --passage-id, not both")
     if file:
@@ -114,7 +116,9 @@ def passages(grade: int | None, fmt: str) -> None:
 @click.option("--grade", type=click.IntRange(1, 12), help="Target grade (default: the passage's).")
 @click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True)
 @_clean_errors
-def questions(file: Path | None, passage_id: str | None, count: int, grade: int | None, fmt: str) -> None:
+def questions(
+    file: Path | None, passage_id: str | None, count: int, grade: int | None, fmt: str
+) -> None:
     """Generate comprehension questions, each with its answer and evidence sentence."""
 
     async def run() -> Any:
@@ -137,7 +141,7 @@ def questions(file: Path | None, passage_id: str | None, count: int, grade: int 
     for i, q in enumerate(result.questions, 1):
         click.echo(f"{i}. {q.question}  [{q.type}, {q.skill}]")
         click.echo(f"   Answer: {q.answer}")
-        click.echo(f"   Evidence: \"{q.evidence}\"\n")
+        click.echo(f'   Evidence: "{q.evidence}"\n')
     prov = result.provenance
     click.echo(f"_{prov.get('provider')} / {prov.get('model')} / {prov.get('prompt')}_")
 
@@ -154,8 +158,12 @@ def questions(file: Path | None, passage_id: str | None, count: int, grade: int 
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @_clean_errors
 def tutor(
-    file: Path | None, passage_id: str | None, grade: int | None, session_id: str | None,
-    student_id: str, fmt: str,
+    file: Path | None,
+    passage_id: str | None,
+    grade: int | None,
+    session_id: str | None,
+    student_id: str,
+    fmt: str,
 ) -> None:
     """Chat with the reading tutor. Piped input: one student message per line."""
     interactive = sys.stdin.isatty()
@@ -175,7 +183,10 @@ def tutor(
                 if not line.strip():
                     continue
                 result = await app.tutor_turn(
-                    session_id=session_id, message=line, passage_id=pid, grade=grade,
+                    session_id=session_id,
+                    message=line,
+                    passage_id=pid,
+                    grade=grade,
                     student_id=student_id,
                 )
                 pid = None
@@ -230,7 +241,9 @@ def mastery_fit(data: Path, out: Path) -> None:
 
 
 @mastery.command("evaluate")
-@click.option("--model", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--model", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_clean_errors
 def mastery_evaluate(model: Path, data: Path) -> None:
@@ -238,6 +251,37 @@ def mastery_evaluate(model: Path, data: Path) -> None:
     from readloom.tools.mastery_cli import evaluate_command
 
     click.echo(json.dumps(evaluate_command(model, data)))
+
+
+# --- eval -----------------------------------------------------------------------------
+
+
+@main.command("eval")
+@click.option("--suite", "suites", multiple=True, help="Suite to run (repeatable; default: all).")
+@click.option("--provider", "providers", help="READLOOM_PROVIDERS for this run, e.g. 'offline'.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--baseline", "baseline_path", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@_clean_errors
+def eval_command(
+    suites: tuple[str, ...],
+    providers: str | None,
+    report_path: Path | None,
+    baseline_path: Path | None,
+) -> None:
+    """Run the eval suites; exit 1 when a threshold fails or a metric regresses.
+
+    The harness lives in the checkout's evals/ folder (it is not installed).
+    """
+    evals_dir = Path(__file__).resolve().parent / "evals"
+    if not (evals_dir / "harness.py").exists():
+        raise click.ClickException("readloom eval needs a source checkout (evals/ not found)")
+    sys.path.insert(0, str(evals_dir))
+    from harness import run_eval
+
+    code = run_eval(list(suites) or None, providers, report_path, baseline_path, echo=click.echo)
+    sys.exit(code)
 
 
 def _register_optional() -> None:

@@ -27,6 +27,7 @@ from readloom.agents.guardrail import make_guard_in, make_guard_out, make_respon
 from readloom.agents.intervention import make_intervention
 from readloom.agents.planner import make_planner
 from readloom.agents.services import Services
+from readloom.observability import instrument_services, traced
 from readloom.state import (
     Draft,
     Grade,
@@ -67,14 +68,15 @@ def after_intervention(state: TurnState) -> Literal["executor", "guard_out"]:
 
 def build_graph(svc: Services) -> StateGraph:
     builder = StateGraph(TurnState, context_schema=TurnContext, input_schema=TurnInput)
-    builder.add_node("guard_in", make_guard_in(svc))
-    builder.add_node("respond_safely", make_respond_safely(svc))
-    builder.add_node("planner", make_planner(svc))
-    builder.add_node("executor", make_executor(svc))
-    builder.add_node("evaluator", make_evaluator(svc))
-    builder.add_node("offline_fallback", make_offline_fallback(svc))
-    builder.add_node("intervention", make_intervention(svc))
-    builder.add_node("guard_out", make_guard_out(svc))
+    svc = instrument_services(svc)  # spans for tool and guardrail calls (observability/)
+    builder.add_node("guard_in", traced("guard_in", make_guard_in(svc)))
+    builder.add_node("respond_safely", traced("respond_safely", make_respond_safely(svc)))
+    builder.add_node("planner", traced("planner", make_planner(svc)))
+    builder.add_node("executor", traced("executor", make_executor(svc)))
+    builder.add_node("evaluator", traced("evaluator", make_evaluator(svc)))
+    builder.add_node("offline_fallback", traced("offline_fallback", make_offline_fallback(svc)))
+    builder.add_node("intervention", traced("intervention", make_intervention(svc)))
+    builder.add_node("guard_out", traced("guard_out", make_guard_out(svc)))
 
     builder.add_edge(START, "guard_in")
     builder.add_conditional_edges("guard_in", after_guard_in)

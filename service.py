@@ -110,8 +110,14 @@ class Readloom:
     # --- tutoring -------------------------------------------------------------------
 
     async def tutor_turn(
-        self, *, session_id: str, message: str, passage_id: str | None = None,
-        grade: int | None = None, tenant: str = "default", role: str = "student",
+        self,
+        *,
+        session_id: str,
+        message: str,
+        passage_id: str | None = None,
+        grade: int | None = None,
+        tenant: str = "default",
+        role: str = "student",
         student_id: str = "anonymous",
     ) -> TurnResult:
         config = {"configurable": {"thread_id": session_id}}
@@ -121,7 +127,9 @@ class Readloom:
             raise InputError("a new tutoring session needs a passage (passage_id or a file)")
         self.services.store.get(passage_id)  # NotFound for an unknown passage
         run_input: TurnInput = {
-            "mode": "tutor", "session_id": session_id, "passage_id": passage_id,
+            "mode": "tutor",
+            "session_id": session_id,
+            "passage_id": passage_id,
             "grade": grade or known.get("grade") or self.services.store.get(passage_id).grade,
         }
         context = TurnContext(raw_message=message, tenant=tenant, role=role, student_id=student_id)  # type: ignore[arg-type]
@@ -164,9 +172,16 @@ class Readloom:
     # --- teachers -------------------------------------------------------------------
 
     async def generate_questions(
-        self, *, passage_id: str | None = None, text: str | None = None,
-        title: str | None = None, count: int = 5, grade: int | None = None,
-        types: list[str] | None = None, tenant: str = "default", role: str = "teacher",
+        self,
+        *,
+        passage_id: str | None = None,
+        text: str | None = None,
+        title: str | None = None,
+        count: int = 5,
+        grade: int | None = None,
+        types: list[str] | None = None,
+        tenant: str = "default",
+        role: str = "teacher",
         session_id: str | None = None,
     ) -> QuestionsResult:
         if not 1 <= count <= 50:
@@ -178,21 +193,33 @@ class Readloom:
         passage = self.services.store.get(passage_id)
         session_id = session_id or f"questions-{uuid.uuid4().hex}"
         run_input: TurnInput = {
-            "mode": "questions", "session_id": session_id, "passage_id": passage_id,
-            "grade": grade or passage.grade, "count": count, "types": types or [],  # type: ignore[typeddict-item]
+            "mode": "questions",
+            "session_id": session_id,
+            "passage_id": passage_id,
+            "grade": grade or passage.grade,
+            "count": count,
+            "types": types or [],  # type: ignore[typeddict-item]
         }
-        context = TurnContext(raw_message=f"questions for {passage.title}", tenant=tenant, role=role)  # type: ignore[arg-type]
+        context = TurnContext(
+            raw_message=f"questions for {passage.title}", tenant=tenant, role=role
+        )  # type: ignore[arg-type]
         state = await self.graph.ainvoke(
             run_input, {"configurable": {"thread_id": session_id}}, context=context
         )
         if state.get("blocked"):
-            raise InputError(f"request refused by guardrails ({state.get('block_reason')})", status=403)
+            raise InputError(
+                f"request refused by guardrails ({state.get('block_reason')})", status=403
+            )
         questions = [self._reidentify_question(q, session_id) for q in state.get("questions", [])]
         return QuestionsResult(
-            passage_id=passage_id, questions=[q for q in questions if q], provenance=state.get("provenance") or {}
+            passage_id=passage_id,
+            questions=[q for q in questions if q],
+            provenance=state.get("provenance") or {},
         )
 
-    def add_text_passage(self, text: str, *, title: str | None = None, grade: int | None = None) -> str:
+    def add_text_passage(
+        self, text: str, *, title: str | None = None, grade: int | None = None
+    ) -> str:
         """Store a teacher's pasted text as a passage (checked for injection at ingest)."""
         text = text.strip()
         if len(text.split()) < 20:
@@ -201,8 +228,11 @@ class Readloom:
         from readloom.retrieval.readability import estimate_grade
 
         passage = Passage(
-            passage_id=f"text-{digest}", title=title or text.split("\n", 1)[0][:60],
-            text=text, grade=grade or max(1, min(12, round(estimate_grade(text)))), genre="other",
+            passage_id=f"text-{digest}",
+            title=title or text.split("\n", 1)[0][:60],
+            text=text,
+            grade=grade or max(1, min(12, round(estimate_grade(text)))),
+            genre="other",
         )
         self.services.store.ingest_passages([passage])
         return passage.passage_id

@@ -16,9 +16,7 @@ from pydantic import BaseModel, Field
 from readloom.guardrails.base import Role
 
 Mode = Literal["tutor", "questions"]
-QuestionType = Literal[
-    "who", "what", "where", "when", "why", "vocabulary", "main_idea", "sequence"
-]
+QuestionType = Literal["who", "what", "where", "when", "why", "vocabulary", "main_idea", "sequence"]
 Intent = Literal[
     "answer_attempt", "help_request", "answer_demand", "off_topic", "frustration",
     "greeting", "question_about_text", "generate_questions",
@@ -103,6 +101,7 @@ class TurnInput(TypedDict, total=False):
 class TurnState(TypedDict, total=False):
     mode: Mode
     session_id: str
+    tenant: str  # the tenant that owns the session, fixed on its first allowed turn
     passage_id: str
     grade: int
     count: int

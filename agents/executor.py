@@ -37,8 +37,16 @@ class ExecutorUpdate(TypedDict, total=False):
 
 
 async def draft_questions(
-    svc: Services, passage: Passage, *, count: int, grade: int, types: list[str] | None,
-    session_id: str, tenant: str, offline_only: bool = False, student_id: str | None = None,
+    svc: Services,
+    passage: Passage,
+    *,
+    count: int,
+    grade: int,
+    types: list[str] | None,
+    session_id: str,
+    tenant: str,
+    offline_only: bool = False,
+    student_id: str | None = None,
 ) -> Draft:
     """Ask the gate for questions; cacheable, since the redacted request is identical."""
     prompt = load_prompt("questions")
@@ -47,12 +55,19 @@ async def draft_questions(
         "passage_text": passage.text,
         "count": count,
         "grade": grade,
-        "types": types or ["who", "what", "where", "when", "why", "vocabulary", "main_idea", "sequence"],
+        "types": types
+        or ["who", "what", "where", "when", "why", "vocabulary", "main_idea", "sequence"],
     }
     req = LLMRequest(
-        task="questions", messages=prompt.render(**variables), variables=variables,
-        prompt_id=prompt.ref, output_schema=QuestionSet, tenant=tenant, cacheable=True,
-        max_tokens=1500, only_providers=["offline"] if offline_only else None,
+        task="questions",
+        messages=prompt.render(**variables),
+        variables=variables,
+        prompt_id=prompt.ref,
+        output_schema=QuestionSet,
+        tenant=tenant,
+        cacheable=True,
+        max_tokens=1500,
+        only_providers=["offline"] if offline_only else None,
     )
     result = await svc.gate.generate(
         req, session_id=session_id, allow_list=svc.allow_list(passage), student_id=student_id
@@ -62,7 +77,9 @@ async def draft_questions(
     return Draft(text=result.text, questions=parsed.questions, provenance=provenance)
 
 
-def _next_question(svc: Services, pool: list[Question], asked: list[str], student: str) -> Question | None:
+def _next_question(
+    svc: Services, pool: list[Question], asked: list[str], student: str
+) -> Question | None:
     """Prefer a question whose skill is on the student's frontier, least mastered first."""
     fresh = [q for q in pool if q.question not in asked]
     if not fresh:
@@ -72,9 +89,17 @@ def _next_question(svc: Services, pool: list[Question], asked: list[str], studen
 
 
 async def _tutor_reply(
-    svc: Services, state: TurnState, ctx: TurnContext, passage: Passage, *,
-    move: Move, question: Question | None, spans: list[dict], hint_level: int,
-    correct: bool | None, offline_only: bool = False,
+    svc: Services,
+    state: TurnState,
+    ctx: TurnContext,
+    passage: Passage,
+    *,
+    move: Move,
+    question: Question | None,
+    spans: list[dict],
+    hint_level: int,
+    correct: bool | None,
+    offline_only: bool = False,
 ) -> Draft:
     name = "explain" if move == "alternate_explanation" else "tutor_reply"
     prompt = load_prompt(name)
@@ -97,22 +122,30 @@ async def _tutor_reply(
         messages.append(ChatMessage(role="user", content=note + ". Write a new reply."))
         variables["revision"] = state.get("revisions", 0)
     req = LLMRequest(
-        task="explain" if name == "explain" else "tutor_reply", messages=messages,
-        variables=variables, prompt_id=prompt.ref, tenant=ctx.tenant, max_tokens=300,
+        task="explain" if name == "explain" else "tutor_reply",
+        messages=messages,
+        variables=variables,
+        prompt_id=prompt.ref,
+        tenant=ctx.tenant,
+        max_tokens=300,
         only_providers=["offline"] if offline_only else None,
     )
     result = await svc.gate.generate(
         req, session_id=state["session_id"], allow_list=svc.allow_list(passage),
         student_id=ctx.student_id,
     )  # fmt: skip
-    provenance = result.provenance.model_dump() | {"passage_ids": sorted({s["passage_id"] for s in spans})}
+    provenance = result.provenance.model_dump() | {
+        "passage_ids": sorted({s["passage_id"] for s in spans})
+    }
     return Draft(text=result.text, provenance=provenance, move=move)
 
 
 async def _retrieve(svc: Services, passage: Passage, query: str) -> list[dict]:
     """Embedding the query is CPU-bound: run it off the event loop."""
     spans = await asyncio.to_thread(
-        svc.store.search, query or passage.title, k=svc.settings.retrieval_k,
+        svc.store.search,
+        query or passage.title,
+        k=svc.settings.retrieval_k,
         passage_id=passage.passage_id,
     )
     return [s.model_dump() for s in spans]
@@ -128,7 +161,11 @@ async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> Execut
     move: Move = plan.move
     correct: bool | None = None
     intervention = state.get("intervention")
-    if intervention and intervention.kind == "alternate_explanation" and not state.get("alternate_used"):
+    if (
+        intervention
+        and intervention.kind == "alternate_explanation"
+        and not state.get("alternate_used")
+    ):
         move = "alternate_explanation"
         update["alternate_used"] = True
     elif plan.intent == "answer_attempt" and question:
@@ -143,12 +180,21 @@ async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> Execut
             attempts, hint_level = attempts + 1, min(MAX_HINT, hint_level + 1)
     elif plan.intent in ("help_request", "answer_demand"):
         hint_level = min(MAX_HINT, hint_level + 1)
-    spans = await _retrieve(svc, passage, " ".join(filter(None, [question and question.question, state.get("message")])))
+    spans = await _retrieve(
+        svc, passage, " ".join(filter(None, [question and question.question, state.get("message")]))
+    )
     if move == "ask_question" or question is None:
         return await _ask_next(svc, state, ctx, passage, update, spans)
     draft = await _tutor_reply(
-        svc, state, ctx, passage, move=move, question=question, spans=spans,
-        hint_level=hint_level, correct=correct,
+        svc,
+        state,
+        ctx,
+        passage,
+        move=move,
+        question=question,
+        spans=spans,
+        hint_level=hint_level,
+        correct=correct,
     )
     update |= {"spans": spans, "attempts": attempts, "hint_level": hint_level}
     if move == "affirm":
@@ -161,48 +207,83 @@ async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> Execut
 
 
 async def _ask_next(
-    svc: Services, state: TurnState, ctx: TurnContext, passage: Passage,
-    update: ExecutorUpdate, spans: list[dict],
+    svc: Services,
+    state: TurnState,
+    ctx: TurnContext,
+    passage: Passage,
+    update: ExecutorUpdate,
+    spans: list[dict],
 ) -> ExecutorUpdate:
     pool = await draft_questions(
-        svc, passage, count=QUESTION_POOL, grade=state.get("grade", 5), types=None,
-        session_id=state["session_id"], tenant=ctx.tenant, student_id=ctx.student_id,
+        svc,
+        passage,
+        count=QUESTION_POOL,
+        grade=state.get("grade", 5),
+        types=None,
+        session_id=state["session_id"],
+        tenant=ctx.tenant,
+        student_id=ctx.student_id,
     )
     question = _next_question(svc, pool.questions, state.get("asked", []), ctx.student_id)
     spans = await _retrieve(svc, passage, question.question) if question else spans
     draft = await _tutor_reply(
-        svc, state, ctx, passage, move="ask_question", question=question, spans=spans,
-        hint_level=0, correct=None,
+        svc,
+        state,
+        ctx,
+        passage,
+        move="ask_question",
+        question=question,
+        spans=spans,
+        hint_level=0,
+        correct=None,
     )
     return update | {
-        "draft": draft, "spans": spans, "current_question": question,
-        "asked": [question.question] if question else [], "attempts": 0, "hint_level": 0,
+        "draft": draft,
+        "spans": spans,
+        "current_question": question,
+        "asked": [question.question] if question else [],
+        "attempts": 0,
+        "hint_level": 0,
         "alternate_used": False,
     }
 
 
-async def run_questions(svc: Services, state: TurnState, ctx: TurnContext, *, offline_only: bool = False) -> ExecutorUpdate:
+async def run_questions(
+    svc: Services, state: TurnState, ctx: TurnContext, *, offline_only: bool = False
+) -> ExecutorUpdate:
     passage = svc.store.get(state["passage_id"])
     count = state.get("count", 5)
     draft = await draft_questions(
-        svc, passage, count=count + state.get("revisions", 0) * 2, grade=state.get("grade", passage.grade),
-        types=state.get("types"), session_id=state["session_id"], tenant=ctx.tenant,
+        svc,
+        passage,
+        count=count + state.get("revisions", 0) * 2,
+        grade=state.get("grade", passage.grade),
+        types=state.get("types"),
+        session_id=state["session_id"],
+        tenant=ctx.tenant,
         offline_only=offline_only,
     )
     return {"draft": draft, "spans": []}
 
 
-async def redraft(svc: Services, state: TurnState, ctx: TurnContext, *, offline_only: bool) -> ExecutorUpdate:
+async def redraft(
+    svc: Services, state: TurnState, ctx: TurnContext, *, offline_only: bool
+) -> ExecutorUpdate:
     """Write the reply again after a verdict. The tools already ran this turn (the answer
     is graded, mastery updated), so only the generation step is repeated."""
     previous = state.get("draft")
     move = previous.move if previous and previous.move else "hint"
     graded = state.get("grade_result")
     draft = await _tutor_reply(
-        svc, state, ctx, svc.store.get(state["passage_id"]),
+        svc,
+        state,
+        ctx,
+        svc.store.get(state["passage_id"]),
         move="ask_question" if move == "affirm" else move,  # type: ignore[arg-type]
-        question=state.get("current_question"), spans=state.get("spans", []),
-        hint_level=state.get("hint_level", 0), correct=graded.correct if graded else None,
+        question=state.get("current_question"),
+        spans=state.get("spans", []),
+        hint_level=state.get("hint_level", 0),
+        correct=graded.correct if graded else None,
         offline_only=offline_only,
     )
     return {"draft": draft}

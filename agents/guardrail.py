@@ -28,7 +28,9 @@ GUARD_FAILED_REPLY = (
 SAFE_OUTPUT_REPLY = "Let's look at the passage together. Which sentence do you think helps most?"
 
 
-def _guard_context(svc: Services, state: TurnState, ctx: TurnContext, direction: str) -> GuardContext:
+def _guard_context(
+    svc: Services, state: TurnState, ctx: TurnContext, direction: str
+) -> GuardContext:
     allow: frozenset[str] = frozenset()
     if state.get("passage_id"):
         try:
@@ -36,8 +38,14 @@ def _guard_context(svc: Services, state: TurnState, ctx: TurnContext, direction:
         except Exception:  # noqa: BLE001 - unknown passage: no allow-list, checks still run
             allow = frozenset()
     return GuardContext(
-        tenant=ctx.tenant, role=ctx.role, grade=state.get("grade", 5),
-        session_id=state["session_id"], allow_list=allow, direction=direction,  # type: ignore[arg-type]
+        tenant=ctx.tenant,
+        role=ctx.role,
+        grade=state.get("grade", 5),
+        session_id=state["session_id"],
+        allow_list=allow,
+        direction=direction,  # type: ignore[arg-type]
+        session_tenant=state.get("tenant"),
+        student_id=ctx.student_id,
     )
 
 
@@ -47,18 +55,33 @@ def make_guard_in(svc: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         gctx = _guard_context(svc, state, ctx, "input")
         # Presidio and spaCy are CPU-bound: keep them off the event loop.
         outcome = await asyncio.to_thread(
-            svc.guards.check_input, ctx.raw_message, gctx,
-            mode=state.get("mode", "tutor"), student_id=ctx.student_id,
+            svc.guards.check_input,
+            ctx.raw_message,
+            gctx,
+            mode=state.get("mode", "tutor"),
+            student_id=ctx.student_id,
         )
         base: dict[str, Any] = {
             "message": outcome.text if outcome.allowed else "",
-            "plan": None, "draft": None, "verdict": None, "revisions": 0,
-            "grade_result": None, "intervention": None, "questions": [], "spans": [],
+            "plan": None,
+            "draft": None,
+            "verdict": None,
+            "revisions": 0,
+            "grade_result": None,
+            "intervention": None,
+            "questions": [],
+            "spans": [],
         }
         if outcome.allowed:
-            return base | {"blocked": False, "block_reason": None}
+            return base | {
+                "blocked": False,
+                "block_reason": None,
+                "tenant": state.get("tenant") or ctx.tenant,
+            }
         reply = outcome.scripted_reply or (
-            GUARD_FAILED_REPLY if outcome.reason in ("guard_error", "guard_timeout") else DENIED_REPLY
+            GUARD_FAILED_REPLY
+            if outcome.reason in ("guard_error", "guard_timeout")
+            else DENIED_REPLY
         )
         return base | {"blocked": True, "block_reason": outcome.reason, "reply": reply}
 
@@ -71,7 +94,10 @@ def make_respond_safely(svc: Services) -> Callable[[TurnState], Awaitable[dict[s
         return {
             "reply": reply,
             "provenance": {"provider": "guardrail", "model": "scripted", "prompt": "scripted"},
-            "history": [Turn(role="student", text="[withheld]"), Turn(role="tutor", text=reply, move="safety")],
+            "history": [
+                Turn(role="student", text="[withheld]"),
+                Turn(role="tutor", text=reply, move="safety"),
+            ],
         }
 
     return respond_safely
@@ -90,7 +116,8 @@ def make_guard_out(svc: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
         move = draft.move if draft else None
         return {
             "reply": reply,
-            "provenance": (draft.provenance if draft else {}) | {"output_guard": outcome.reason or "ok"},
+            "provenance": (draft.provenance if draft else {})
+            | {"output_guard": outcome.reason or "ok"},
             "history": [
                 Turn(role="student", text=state.get("message", "")),
                 Turn(role="tutor", text=reply, move=move),

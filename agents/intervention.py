@@ -30,14 +30,20 @@ def decide(state: TurnState, mastery: float | None) -> Intervention:
         return Intervention(kind="none")
     attempts = state.get("attempts", 0)
     hint_level = state.get("hint_level", 0)
-    if attempts >= ALERT_AFTER or (attempts >= ALTERNATE_AFTER + 1 and (mastery or 0) < LOW_MASTERY):
+    if attempts >= ALERT_AFTER or (
+        attempts >= ALTERNATE_AFTER + 1 and (mastery or 0) < LOW_MASTERY
+    ):
         return Intervention(kind="teacher_alert", reason="repeated_failure", hint_level=hint_level)
     if attempts >= ALTERNATE_AFTER and not state.get("alternate_used"):
-        return Intervention(kind="alternate_explanation", reason="hints_not_working", hint_level=hint_level)
+        return Intervention(
+            kind="alternate_explanation", reason="hints_not_working", hint_level=hint_level
+        )
     plan = state.get("plan")
     frustrated = sum(1 for t in state.get("history", []) if t.move == "encourage")
     if plan and plan.intent == "frustration" and frustrated >= 1:
-        return Intervention(kind="teacher_alert", reason="repeated_frustration", hint_level=hint_level)
+        return Intervention(
+            kind="teacher_alert", reason="repeated_frustration", hint_level=hint_level
+        )
     if attempts or (plan and plan.intent in ("help_request", "answer_demand")):
         return Intervention(kind="escalate_hint", reason="struggling", hint_level=hint_level)
     return Intervention(kind="none")
@@ -52,9 +58,13 @@ def make_intervention(svc: Services) -> Callable[..., Awaitable[InterventionUpda
         if decision.kind == "teacher_alert":
             low_confidence = decision.reason == "repeated_frustration"
             svc.guards.audit.queue_alert(
-                tenant=ctx.tenant, session_id=state["session_id"], student_id=ctx.student_id,
-                kind=decision.reason, severity="low" if low_confidence else "medium",
-                entities=(), confidence=0.5 if low_confidence else 0.9,
+                tenant=ctx.tenant,
+                session_id=state["session_id"],
+                student_id=ctx.student_id,
+                kind=decision.reason,
+                severity="low" if low_confidence else "medium",
+                entities=(),
+                confidence=0.5 if low_confidence else 0.9,
             )
         return {"intervention": decision}
 

@@ -28,7 +28,9 @@ _FRUSTRATION = re.compile(
     r"i can'?t do (this|it)|i'?m (so )?(dumb|stupid|bad at this)|whatever|forget it)\b",
     re.I,
 )
-_GREETING = re.compile(r"^\s*(hi|hello|hey|yo|good (morning|afternoon)|ready|start|ok(ay)?)\b", re.I)
+_GREETING = re.compile(
+    r"^\s*(hi|hello|hey|yo|good (morning|afternoon)|ready|start|ok(ay)?)\b", re.I
+)
 _OFF_TOPIC = re.compile(
     r"\b(minecraft|fortnite|roblox|youtube|tiktok|lunch|recess|video ?games?|pokemon|"
     r"soccer|football|my (dog|cat)|birthday party|what'?s your name|are you (a )?(robot|ai))\b",

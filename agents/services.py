@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from readloom.retrieval.models import Passage
     from readloom.guardrails import GuardrailSuite
     from readloom.llm.gate import LLMGate
+    from readloom.retrieval.models import Passage
     from readloom.retrieval.store import PassageStore
     from readloom.settings import Settings
     from readloom.tools.mastery import MasteryStore

@@ -16,12 +16,15 @@ Severity = Literal["low", "medium", "high", "critical"]
 
 @dataclass(frozen=True)
 class GuardContext:
-    tenant: str = "default"
+    tenant: str = "default"  # the caller's tenant (from its API key)
     role: Role = "student"
     grade: int = 5
     session_id: str = "anonymous"
     allow_list: frozenset[str] = frozenset()  # e.g. character names in the passage
     direction: Literal["input", "output", "passage"] = "input"
+    mode: str = "tutor"  # "tutor" | "questions": what the caller asks for (policy.py)
+    session_tenant: str | None = None  # the tenant that owns the session; None = new session
+    student_id: str = "anonymous"  # pseudonymised before it reaches the audit log
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class Redaction:
 class Redactor(Protocol):
     """Replaces personal data with stable per-session pseudonyms (``<PERSON_1>``)."""
 
-    def redact(self, text: str, *, session_id: str, allow_list: frozenset[str] = ...) -> Redaction: ...
+    def redact(
+        self, text: str, *, session_id: str, allow_list: frozenset[str] = ...
+    ) -> Redaction: ...
 
     def reidentify(self, text: str, *, session_id: str) -> str: ...

@@ -34,9 +34,13 @@ def server():
 @pytest.fixture(scope="module")
 def services(tmp_path_factory, server):
     settings = Settings(
-        home=tmp_path_factory.mktemp("pii-gate"), providers=["openai", "offline"],
-        openai_api_key="sk-test", openai_base_url=server.base_url, llm_max_attempts=1,
-        llm_timeout_s=5, rate_limit_per_minute=100_000,
+        home=tmp_path_factory.mktemp("pii-gate"),
+        providers=["openai", "offline"],
+        openai_api_key="sk-test",
+        openai_base_url=server.base_url,
+        llm_max_attempts=1,
+        llm_timeout_s=5,
+        rate_limit_per_minute=100_000,
     )
     return build_services(settings)
 

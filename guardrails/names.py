@@ -1,0 +1,213 @@
+"""Finds people's names the way children write them: "my friend jamal", "KEISHA", "me and priya".
+
+spaCy's small model finds capitalised full names; this recognizer adds a gazetteer of given
+names from many cultures (case- and accent-insensitive) and context cues ("my name is X",
+"my brother X", "X and I", "X is my cousin") for names the gazetteer does not know.
+It reuses the spaCy parse Presidio already made (part-of-speech tags), so it costs no
+second pass over the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from presidio_analyzer import LocalRecognizer
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from readloom.guardrails.lexicon import Lexicon, load_lexicon
+from readloom.guardrails.recognizers import KIN, KIN_ADJ, _result
+
+WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+
+STRONG_CUE = re.compile(
+    r"(?:\bmy\s+name(?:'s|\s+is|s\s+is|s)|\bname(?:'s|\s+is)|\bnamed|\bcalled|\bcall\s+me"
+    r"|\bi\s+go\s+by)\s*[:,-]?\s*$",
+    re.I,
+)
+KIN_CUE = re.compile(
+    rf"\b(?:my|our|his|her|their|your)\s+{KIN_ADJ}{KIN}(?:'?s\s+name\s+is|\s+named|\s+called)?"
+    r"\s*[:,-]?\s*$",
+    re.I,
+)
+WEAK_CUE = re.compile(
+    r"(?:\bi'?m|\bi\s+am|\bthis\s+is|\bit'?s|\bwith|\bhi|\bhey|\bby|\bask|\btell"
+    r")\s*,?\s*$",
+    re.I,
+)
+KIN_AFTER = re.compile(
+    rf"^\s+(?:(?:and|&)\s+[^\W\d_]+\s+)?(?:is|are|was|were|'s)\s+(?:my|our)\s+{KIN_ADJ}{KIN}\b",
+    re.I,
+)
+AND_I_AFTER = re.compile(r"^\s+(?:and|&)\s+(?:i|me)\b", re.I)
+ME_AND_BEFORE = re.compile(r"\bme\s+(?:and|&)\s*$", re.I)
+KIN_IS_CUE = re.compile(
+    rf"\bmy\s+{KIN_ADJ}{KIN}\s+(?:is|was)\s*$",
+    re.I,
+)
+LIST_BEFORE = re.compile(r"(?:,|\band|&)\s*$", re.I)
+KIN_WORD = re.compile(KIN, re.I)
+LOCATIVE_BEFORE = re.compile(r"\b(?:in|near|live\s+at|lives\s+at)\s*$", re.I)
+NOT_NAME_POS = frozenset({"VERB", "AUX", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART", "NUM"})
+
+
+@dataclass
+class _Word:
+    start: int
+    end: int
+    text: str
+    pos: str
+
+
+class NameRecognizer(LocalRecognizer):
+    """PERSON from a given-name gazetteer plus context cues, in any letter case."""
+
+    def __init__(self, lex: Lexicon | None = None):
+        self.lex = lex or load_lexicon()
+        super().__init__(
+            supported_entities=["PERSON"], supported_language="en", name="NameRecognizer"
+        )
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None):
+        words = self._words(text, nlp_artifacts)
+        shouting = _is_shouting(text)
+        accepted = [i for i in range(len(words)) if self._is_name(text, words, i, shouting)]
+        accepted = self._coordinated(text, words, accepted, shouting)
+        spans = [self._extend(text, words, i, shouting) for i in sorted(set(accepted))]
+        spans = [s for s in spans if not LOCATIVE_BEFORE.search(text[: s[0]])]
+        merged: list[tuple[int, int, float]] = []
+        for start, end, score in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                prev = merged[-1]
+                merged[-1] = (prev[0], max(prev[1], end), max(prev[2], score))
+            else:
+                merged.append((start, end, score))
+        return [_result("PERSON", s, e, score, self) for s, e, score in merged]
+
+    # --- decisions -----------------------------------------------------------------------
+
+    def _is_name(self, text: str, words: list[_Word], i: int, shouting: bool) -> bool:
+        w = words[i]
+        lex = self.lex
+        cased = w.text[0].isupper() and not shouting
+        before = text[: w.start]
+        after = text[w.end :]
+        strong = STRONG_CUE.search(before) is not None
+        kin_after = KIN_AFTER.match(after) is not None  # "X is my cousin": X is a person
+        kin = KIN_CUE.search(before) is not None or kin_after
+        if KIN_WORD.fullmatch(w.text) or LOCATIVE_BEFORE.search(before):
+            return False  # "my twin cousins"; "in Brooklyn" is a place
+        if KIN_IS_CUE.search(before):  # "my bestfriend is X": X may be an adjective
+            kin = kin or w.pos == "PROPN" or (lex.is_name(w.text) and not lex.is_ambiguous(w.text))
+        if lex.is_name(w.text):
+            if not lex.is_ambiguous(w.text):
+                return not (w.pos in NOT_NAME_POS and not cased and not (strong or kin))
+            if (strong or kin_after) and not lex.is_stop(w.text):
+                return True
+            if (kin or cased) and w.pos == "PROPN":
+                return True
+            return kin and cased
+        if not _name_shaped(w.text, lex):
+            return False
+        if strong:
+            return True
+        if kin:
+            return w.pos not in NOT_NAME_POS or cased
+        if ME_AND_BEFORE.search(before) or AND_I_AFTER.match(after):  # "me and X", "X and i"
+            return w.pos in {"PROPN", "NOUN", "X"} or cased
+        weak = WEAK_CUE.search(before) is not None
+        return weak and (w.pos == "PROPN" and (cased or len(w.text) > 3))
+
+    def _coordinated(
+        self, text: str, words: list[_Word], accepted: list[int], shouting: bool
+    ) -> list[int]:
+        """ "my friends Santiago, Camila and Diego": a name in a list of names is a name."""
+        found = set(accepted)
+        changed = True
+        while changed:
+            changed = False
+            for i in range(1, len(words)):
+                if i in found:
+                    continue
+                w = words[i]
+                gap = text[words[i - 1].end : w.start]
+                linked = (i - 1) in found and LIST_BEFORE.search(gap)
+                if not linked and i - 2 >= 0 and (i - 2) in found:
+                    between = text[words[i - 2].end : w.start]
+                    linked = re.fullmatch(r"\s*,?\s*(?:and|&)\s*", between, re.I)
+                    linked = linked and words[i - 1].text.lower() == "and"
+                if not linked:
+                    continue
+                gaz = self.lex.is_name(w.text) and (
+                    not self.lex.is_ambiguous(w.text)
+                    or (w.text[0].isupper() and not shouting)
+                    or w.pos == "PROPN"
+                )
+                shaped = _name_shaped(w.text, self.lex) and not KIN_WORD.fullmatch(w.text)
+                if gaz or (shaped and (w.pos == "PROPN" or (w.text[0].isupper() and not shouting))):
+                    found.add(i)
+                    changed = True
+        return sorted(found)
+
+    def _extend(
+        self, text: str, words: list[_Word], i: int, shouting: bool
+    ) -> tuple[int, int, float]:
+        """Take a surname along: "Sofia Ramirez", "maria lopez", "Zhang Wei"."""
+        lex = self.lex
+        first = words[i]
+        start, end = first.start, first.end
+        cased = first.text[0].isupper() and not shouting
+        j = i + 1
+        while j < len(words) and j <= i + 2:
+            nxt = words[j]
+            if text[end : nxt.start] not in (" ", "-"):
+                break
+            n_cased = nxt.text[0].isupper() and not shouting
+            known = lex.is_name(nxt.text) and not lex.is_ambiguous(nxt.text)
+            surname = not lex.is_word(nxt.text) and (
+                (cased and n_cased) or (not cased and nxt.pos in {"PROPN", "NOUN", "X"})
+            )
+            if not (known or surname) or len(nxt.text) < 2:
+                break
+            end = nxt.end
+            j += 1
+        if i > 0 and cased:
+            prev = words[i - 1]
+            if (
+                text[prev.end : start] == " "
+                and prev.text[0].isupper()
+                and not lex.is_word(prev.text)
+                and not _sentence_start(text, prev.start)
+            ):
+                start = prev.start
+        # above spaCy's 0.85, so Presidio keeps this result when both find the same span
+        return start, end, 0.86 if lex.is_name(first.text) else 0.7
+
+    @staticmethod
+    def _words(text: str, nlp_artifacts: NlpArtifacts | None) -> list[_Word]:
+        pos_at: dict[int, str] = {}
+        if nlp_artifacts is not None and nlp_artifacts.tokens is not None:
+            pos_at = {t.idx: t.pos_ for t in nlp_artifacts.tokens}
+        words = []
+        for m in WORD.finditer(text):
+            end = m.end() - 2 if re.search(r"['’]s$", m.group(0), re.I) else m.end()
+            words.append(_Word(m.start(), end, text[m.start() : end], pos_at.get(m.start(), "")))
+        return words
+
+
+def _name_shaped(word: str, lex: Lexicon) -> bool:
+    """Could be a name nobody listed: not an everyday word, not a function word."""
+    return len(word) >= 2 and not lex.is_word(word) and not lex.is_stop(word)
+
+
+def _is_shouting(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 4 and sum(c.isupper() for c in letters) / len(letters) > 0.8
+
+
+def _sentence_start(text: str, pos: int) -> bool:
+    head = text[:pos].rstrip()
+    return not head or head[-1] in ".!?\n:;"

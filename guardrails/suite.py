@@ -1,0 +1,223 @@
+"""The guardrail suite: built once per process (it loads spaCy and Presidio), it holds the
+redactor, the vault, the audit log and both guard chains. The guardrail agent calls
+``check_input`` / ``check_output``; the LLM gate calls ``redactor.redact``; ingestion calls
+``check_passage``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from readloom.errors import GuardrailDenied
+from readloom.guardrails.age import AgeAppropriatenessGuard
+from readloom.guardrails.audit import AuditLog
+from readloom.guardrails.base import (
+    Guard,
+    GuardContext,
+    GuardOutcome,
+    GuardResult,
+    run_guards,
+)
+from readloom.guardrails.injection import InjectionGuard, check_passage
+from readloom.guardrails.pii import PiiGuard, PiiRedactor
+from readloom.guardrails.policy import PolicyGuard, SizeLimitGuard, TimedGuard, can_reidentify
+from readloom.guardrails.safety import SafetyGuard
+from readloom.guardrails.vault import Vault
+from readloom.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+ALERT_SEVERITIES = frozenset({"medium", "high", "critical"})
+
+
+def build_input_guards(settings: Settings, *, redactor: PiiRedactor) -> list[Guard]:
+    """guard_in, in order: who may ask, how much, then what the text says.
+
+    Safety reads the raw text (before redaction) so a disclosure is recognised whatever
+    names it contains; PII then redacts; injection reads the redacted text.
+
+    Presidio/spaCy run on a worker thread with a hard deadline. The other checks are plain
+    Python, bounded regexes and a dot product on text the size limit already capped, so they run
+    inline (a thread hop costs more than they do on a busy machine); their deadline is
+    checked when they return. Either way an exception or an overrun denies.
+    """
+    timeout = settings.guard_timeout_s
+    return [
+        TimedGuard(PolicyGuard(), timeout_s=timeout, inline=True),
+        TimedGuard(
+            SizeLimitGuard(max_chars=settings.max_input_chars), timeout_s=timeout, inline=True
+        ),
+        TimedGuard(SafetyGuard(), timeout_s=timeout, inline=True),
+        TimedGuard(PiiGuard(redactor), timeout_s=timeout),
+        TimedGuard(InjectionGuard(), timeout_s=timeout, inline=True),
+    ]
+
+
+def build_output_guards(settings: Settings, *, redactor: PiiRedactor) -> list[Guard]:
+    """guard_out: no personal data the model made up or echoed, and fit for the grade."""
+    timeout = settings.guard_timeout_s
+    return [
+        TimedGuard(PiiGuard(redactor), timeout_s=timeout),
+        TimedGuard(AgeAppropriatenessGuard(), timeout_s=timeout),
+    ]
+
+
+class GuardrailSuite:
+    """Everything the guardrail agent needs, created once per process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        redactor: PiiRedactor | None = None,
+        audit: AuditLog | None = None,
+    ):
+        self.settings = settings
+        self.redactor = redactor or PiiRedactor(settings)
+        self.vault: Vault = self.redactor.vault
+        self.audit = audit or AuditLog(settings)
+        self.input_guards = build_input_guards(settings, redactor=self.redactor)
+        self.output_guards = build_output_guards(settings, redactor=self.redactor)
+        self._policy, self._content = self.input_guards[:2], self.input_guards[2:]
+        self._linked: set[tuple[str, str]] = set()
+
+    # --- guard_in ----------------------------------------------------------------------
+
+    def check_input(
+        self,
+        text: str,
+        ctx: GuardContext,
+        *,
+        mode: str | None = None,
+        student_id: str | None = None,
+    ) -> GuardOutcome:
+        """Run guard_in. The outcome's ``text`` is always safe to store: redacted, or empty
+        when redaction did not complete. A denial carries ``reason`` and, for children, a
+        ``scripted_reply`` to send instead of any model output."""
+        ctx = dataclasses.replace(
+            ctx,
+            direction="input",
+            mode=mode or ctx.mode,
+            student_id=student_id or ctx.student_id,
+        )
+        outcome = run_guards(self._policy, text, ctx, fail_fast=True)
+        if outcome.allowed:
+            # every content check runs even after a denial: a disclosure still gets its
+            # entity types for the alert, and the stored text is still the redacted one
+            content = run_guards(self._content, text, ctx, fail_fast=False)
+            content.timings_ms = outcome.timings_ms | content.timings_ms
+            outcome = content
+        pii = outcome.results.get("pii")
+        if pii is None or not pii.allowed:
+            outcome.text = ""
+        try:
+            self._link(ctx)
+            self._audit_input(outcome, ctx)
+        except Exception as exc:  # noqa: BLE001 - the decision stands; the loss is logged
+            log.error("guard_in.audit_failed error=%s", type(exc).__name__)
+        log.info(
+            "guard_in allowed=%s denied_by=%s reason=%s entities=%d ms=%.1f",
+            outcome.allowed, outcome.denied_by, outcome.reason, len(outcome.entities),
+            sum(outcome.timings_ms.values()),
+        )  # fmt: skip
+        return outcome
+
+    def _link(self, ctx: GuardContext) -> None:
+        """Remember whose session this is, so ``vault.forget_student`` can find it."""
+        key = (ctx.session_id, ctx.student_id)
+        if ctx.student_id != "anonymous" and key not in self._linked:
+            self.vault.link_session(*key)
+            self._linked.add(key)
+
+    def _audit_input(self, outcome: GuardOutcome, ctx: GuardContext) -> None:
+        who = {
+            "tenant": ctx.tenant,
+            "role": ctx.role,
+            "student_id": ctx.student_id,
+            "session_id": ctx.session_id,
+        }
+        pii = outcome.results.get("pii")
+        entities = pii.entities if pii is not None else ()
+        if entities:
+            self.audit.record("redaction", guard="pii", entities=entities, **who)
+        if outcome.allowed or outcome.denied_by is None:
+            return
+        denial = outcome.results[outcome.denied_by]
+        self.audit.record(
+            "block",
+            guard=outcome.denied_by,
+            rule=denial.reason,
+            entities=entities,
+            severity=denial.severity,
+            **who,
+        )
+        if outcome.denied_by == "safety" and denial.severity in ALERT_SEVERITIES:
+            self.audit.queue_alert(
+                tenant=ctx.tenant,
+                session_id=ctx.session_id,
+                student_id=ctx.student_id,
+                severity=denial.severity,
+                kind=denial.reason or "safety",
+                entities=entities,
+                confidence=denial.risk if denial.risk is not None else 1.0,
+            )
+
+    # --- guard_out ---------------------------------------------------------------------
+
+    def check_output(
+        self, text: str, ctx: GuardContext, *, reidentify: bool = False
+    ) -> GuardOutcome:
+        """Run guard_out on model output (still pseudonymised). With ``reidentify`` the
+        allowed text gets real values back, only for roles that may see them."""
+        ctx = dataclasses.replace(ctx, direction="output")
+        outcome = run_guards(self.output_guards, text, ctx, fail_fast=True)
+        try:
+            self._audit_output(outcome, ctx)
+        except Exception as exc:  # noqa: BLE001 - the decision stands; the loss is logged
+            log.error("guard_out.audit_failed error=%s", type(exc).__name__)
+        if not outcome.allowed:
+            outcome.text = ""
+        elif reidentify and can_reidentify(ctx.role):
+            outcome.text = self.redactor.reidentify(outcome.text, session_id=ctx.session_id)
+        return outcome
+
+    def _audit_output(self, outcome: GuardOutcome, ctx: GuardContext) -> None:
+        who = {
+            "tenant": ctx.tenant,
+            "role": ctx.role,
+            "student_id": ctx.student_id,
+            "session_id": ctx.session_id,
+        }
+        pii = outcome.results.get("pii")
+        if pii is not None and pii.entities:
+            self.audit.record("output_masked", guard="pii", entities=pii.entities, **who)
+        if not outcome.allowed and outcome.denied_by:
+            denial = outcome.results[outcome.denied_by]
+            self.audit.record(
+                "output_block", guard=outcome.denied_by, rule=denial.reason,
+                severity=denial.severity, **who,
+            )  # fmt: skip
+
+    # --- passages ----------------------------------------------------------------------
+
+    def check_passage(self, passage: object) -> GuardResult:
+        """For ingestion: raises ``GuardrailDenied`` (code ``passage_injection``) when a
+        passage carries instructions for a model; returns the clean result otherwise.
+        Accepts a ``retrieval.models.Passage`` or its text."""
+        text = passage if isinstance(passage, str) else getattr(passage, "text", None)
+        if not isinstance(text, str):
+            raise TypeError("check_passage needs a Passage or its text")
+        result = check_passage(text)
+        if not result.allowed:
+            log.warning("passage.refused reason=%s risk=%s", result.reason, result.risk)
+            raise GuardrailDenied(
+                "This passage contains instructions aimed at an AI model and was not ingested.",
+                code="passage_injection",
+            )
+        return result
+
+    def passage_allow_list(self, passage_text: str) -> frozenset[str]:
+        """Names and places in a passage (its characters): not personal data."""
+        return self.redactor.passage_allow_list(passage_text)
