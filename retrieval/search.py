@@ -1,0 +1,67 @@
+"""The two rankings the store fuses: dense (a chunk's best vector: its own, or one
+of its sentences') and lexical (BM25 over chunk texts, held in memory)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from readloom.retrieval.chroma import matches, span_from
+from readloom.retrieval.lexical import LexicalIndex
+from readloom.retrieval.models import Span
+
+# Fusion settings tuned on FairytaleQA *train* (see evals/bench_retrieval.py).
+RRF_K = 2.0
+DENSE_WEIGHT, LEXICAL_WEIGHT = 1.0, 2.0
+CANDIDATES = 40  # chunks per ranking, before fusion
+SENTENCES_PER_CHUNK = 3  # sentence hits fetched per wanted chunk
+
+Ranking = list[tuple[str, float]]  # chunk id, score; best first
+
+
+class ChunkCache:
+    """Every chunk's text and metadata, plus a BM25 index over them."""
+
+    def __init__(self, ids: list[str], texts: list[str], metas: list[dict[str, Any]]):
+        self.ids, self.texts, self.metas = ids, texts, metas
+        self.position = {cid: i for i, cid in enumerate(ids)}
+        self.index = LexicalIndex(texts)
+
+    def mask(self, where: dict[str, Any] | None) -> np.ndarray | None:
+        return None if where is None else np.array([matches(m, where) for m in self.metas])
+
+    def span(self, cid: str, score: float) -> Span:
+        i = self.position[cid]
+        return span_from(cid, score, self.texts[i], self.metas[i])
+
+    def lexical_ranking(self, query: str, where: dict[str, Any] | None, depth: int) -> Ranking:
+        ranked = self.index.rank(query, mask=self.mask(where), limit=depth)
+        return [(self.ids[i], score) for i, score in ranked]
+
+
+def dense_ranking(
+    chunks: Any, sentences: Any, query: str, where: dict[str, Any] | None, depth: int
+) -> Ranking:
+    """Chunks by their best cosine similarity: the chunk's own vector or a sentence's."""
+    from readloom.retrieval.embeddings import embed
+
+    if chunks.count() == 0:
+        return []
+    vector = [embed([query])[0].tolist()]
+    best: dict[str, float] = {}
+    for collection, n, key in (
+        (chunks, depth, None),
+        (sentences, depth * SENTENCES_PER_CHUNK, "chunk_id"),
+    ):
+        if collection.count() == 0:
+            continue
+        got = collection.query(
+            query_embeddings=vector, n_results=n, where=where, include=["metadatas", "distances"]
+        )
+        for item, meta, dist in zip(
+            got["ids"][0], got["metadatas"][0], got["distances"][0], strict=True
+        ):
+            cid = meta[key] if key else item
+            best[cid] = max(best.get(cid, -1.0), 1.0 - float(dist))
+    return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]

@@ -1,0 +1,403 @@
+"""The passage store: chunks in Chroma for dense search, BM25 for exact words, both
+fused; full passage records beside them so ``get`` returns the whole passage.
+
+Everything lives in Chroma: ``<collection>`` holds the chunks (text, offsets,
+filterable metadata, one vector each), ``<collection>-sentences`` one vector per
+sentence of a chunk (a chunk's dense relevance is its best vector), and
+``<collection>-records`` the full passages, so a Chroma server
+(``READLOOM_CHROMA_URL``) shared by several workers is the one source of truth.
+
+Each record carries a content hash: re-ingesting an unchanged passage is skipped
+without loading the embedding model, a changed one has its chunks replaced. The
+record is written after its chunks, so an interrupted ingest is redone next time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from readloom.errors import GuardrailDenied, InputError, NotFound, ReadloomError
+from readloom.retrieval import chunking
+from readloom.retrieval.chroma import (
+    PassageRecord,
+    chroma_client,
+    chunk_id,
+    chunk_metadata,
+    content_hash,
+    record_from,
+    record_metadata,
+    sentence_metadata,
+    where_clause,
+)
+from readloom.retrieval.lexical import reciprocal_rank_fusion
+from readloom.retrieval.models import Genre, Passage, Span
+from readloom.retrieval.passages import load_paths
+from readloom.retrieval.search import (
+    CANDIDATES,
+    DENSE_WEIGHT,
+    LEXICAL_WEIGHT,
+    RRF_K,
+    ChunkCache,
+    dense_ranking,
+)
+from readloom.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SearchMode = Literal["hybrid", "dense", "lexical"]
+PassageGuard = Callable[[Passage], None]
+"""Raises (e.g. ``GuardrailDenied``) to refuse a passage at ingest; see guardrails.injection."""
+
+_WRITE_GROUP = 16  # passages embedded per model call
+_PAGE = 1000
+
+
+class IngestReport(BaseModel):
+    added: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
+    refused: dict[str, str] = Field(
+        default_factory=dict, description="passage id -> reason code (never text)"
+    )
+    passage_ids: list[str] = Field(
+        default_factory=list, description="Stored passages of this ingest, in input order"
+    )
+
+
+class PassageStore:
+    """Hybrid passage retrieval over Chroma; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        passage_guard: PassageGuard | None = None,
+        client: Any | None = None,
+        rrf_k: float = RRF_K,
+        dense_weight: float = DENSE_WEIGHT,
+        lexical_weight: float = LEXICAL_WEIGHT,
+    ):
+        from readloom.retrieval.embeddings import MiniLMEmbeddingFunction
+
+        self.settings = settings
+        self.passage_guard = passage_guard
+        self.rrf_k, self.weights = rrf_k, (dense_weight, lexical_weight)
+        self._client = client or chroma_client(settings)
+        name = settings.collection
+        self._chunks = self._client.get_or_create_collection(
+            name,
+            embedding_function=MiniLMEmbeddingFunction(),
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"readloom": "passage chunks"},
+        )
+        self._sentences = self._client.get_or_create_collection(
+            f"{name}-sentences",
+            embedding_function=MiniLMEmbeddingFunction(),
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"readloom": "sentences of chunks (vectors only)"},
+        )
+        self._records = self._client.get_or_create_collection(
+            f"{name}-records",
+            embedding_function=None,
+            metadata={"readloom": "passage records (placeholder vectors)"},
+        )
+        self._lock = threading.RLock()
+        self._cache: ChunkCache | None = None
+
+    # --- ingest ---------------------------------------------------------------------
+
+    def ingest_paths(
+        self, paths: Iterable[Path | str], *, progress: bool = False, strict: bool = True
+    ) -> IngestReport:
+        """Ingest .md/.txt/.jsonl files and folders of them (see ``ingest_passages``)."""
+        return self.ingest_passages(
+            load_paths([Path(p) for p in paths]), progress=progress, strict=strict
+        )
+
+    def ensure_corpus(self) -> IngestReport:
+        """Ingest the shipped corpus once; later calls only compare hashes (no model load)."""
+        corpus = self.settings.corpus_path
+        if not corpus.is_dir():
+            log.warning("corpus_missing path_exists=false")
+            return IngestReport()
+        report = self.ingest_passages(load_paths([corpus], source="readloom"), strict=False)
+        if report.refused:
+            log.warning("corpus_passages_refused count=%d", len(report.refused))
+        return report
+
+    def ingest_passages(
+        self, passages: Sequence[Passage], *, progress: bool = False, strict: bool = True
+    ) -> IngestReport:
+        """Add new passages, replace changed ones, skip unchanged ones.
+
+        Each new or changed passage first goes through ``passage_guard``; a refusal
+        (or a guard error: fail closed) keeps it out of the store. With ``strict`` a
+        refusal raises ``GuardrailDenied`` before anything is written; otherwise it
+        is listed in ``report.refused``.
+        """
+        seen: set[str] = set()
+        for passage in passages:
+            if passage.passage_id in seen:
+                raise InputError(f"passage id {passage.passage_id!r} is given twice")
+            seen.add(passage.passage_id)
+        start = time.perf_counter()
+        report = IngestReport()
+        with self._lock:
+            stored = self._stored_hashes([p.passage_id for p in passages])
+            todo: list[tuple[Passage, str, bool]] = []
+            for passage in passages:
+                digest = content_hash(passage)
+                old = stored.get(passage.passage_id)
+                if old == digest:
+                    report.skipped.append(passage.passage_id)
+                    continue
+                reason = self._refusal(passage)
+                if reason:
+                    report.refused[passage.passage_id] = reason
+                else:
+                    todo.append((passage, digest, old is not None))
+            if strict and report.refused:
+                pid, reason = next(iter(report.refused.items()))
+                raise GuardrailDenied(f"passage {pid!r} was refused at ingest ({reason})")
+            self._write(todo, progress=progress)
+        for passage, _, existed in todo:
+            (report.updated if existed else report.added).append(passage.passage_id)
+        report.passage_ids = [p.passage_id for p in passages if p.passage_id not in report.refused]
+        log.info(
+            "ingest added=%d updated=%d skipped=%d refused=%d seconds=%.2f",
+            len(report.added),
+            len(report.updated),
+            len(report.skipped),
+            len(report.refused),
+            time.perf_counter() - start,
+        )
+        return report
+
+    def _refusal(self, passage: Passage) -> str | None:
+        if self.passage_guard is None:
+            return None
+        try:
+            self.passage_guard(passage)
+        except ReadloomError as exc:
+            return exc.code
+        except Exception:  # noqa: BLE001 - a failing guard refuses (fail closed)
+            return "guard_error"
+        return None
+
+    def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
+        hashes: dict[str, str] = {}
+        for i in range(0, len(ids), _PAGE):
+            got = self._records.get(ids=ids[i : i + _PAGE], include=["metadatas"])
+            for pid, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                hashes[pid] = str((meta or {}).get("content_hash", ""))
+        return hashes
+
+    def _write(self, todo: list[tuple[Passage, str, bool]], *, progress: bool) -> None:
+        if not todo:
+            return
+        from tqdm import tqdm
+
+        from readloom.retrieval.embeddings import embed
+
+        self._cache = None
+        bar = tqdm(total=len(todo), unit="passage", desc="ingest", disable=not progress)
+        try:
+            for g in range(0, len(todo), _WRITE_GROUP):
+                group = todo[g : g + _WRITE_GROUP]
+                plans = [chunking.plan(passage.text) for passage, _, _ in group]
+                vectors = iter(embed([text for plan in plans for text in plan.texts()]))
+                for (passage, digest, _), plan in zip(group, plans, strict=True):
+                    vecs = np.stack([next(vectors) for _ in plan.sentences])
+                    self._replace(passage, digest, plan, vecs)
+                    bar.update(1)
+        finally:
+            bar.close()
+            self._cache = None
+
+    def _replace(
+        self, passage: Passage, digest: str, plan: chunking.Plan, vecs: np.ndarray
+    ) -> None:
+        """Swap a passage's chunks and sentence vectors, then (last) its record."""
+        from readloom.retrieval.readability import estimate_grade
+
+        pid = passage.passage_id
+        owner = np.array([index for index, _, _ in plan.sentences])
+        # Also when new: an ingest interrupted before its record may have left chunks.
+        self._chunks.delete(where={"passage_id": pid})
+        self._sentences.delete(where={"passage_id": pid})
+        if plan.chunks:
+            means = np.stack([vecs[owner == c.index].mean(axis=0) for c in plan.chunks])
+            means /= np.linalg.norm(means, axis=1, keepdims=True)
+            self._chunks.add(
+                ids=[chunk_id(pid, c.index) for c in plan.chunks],
+                embeddings=means.tolist(),
+                documents=[c.text for c in plan.chunks],
+                metadatas=[
+                    {**chunk_metadata(passage, c, digest), "grade_level": estimate_grade(c.text)}
+                    for c in plan.chunks
+                ],
+            )
+        # A one-sentence chunk's vector is its sentence's: no separate entry.
+        keep = [i for i, index in enumerate(owner) if (owner == index).sum() > 1]
+        if keep:
+            self._sentences.add(
+                ids=[f"{chunk_id(pid, owner[i])}.{i}" for i in keep],
+                embeddings=vecs[keep].tolist(),
+                metadatas=[
+                    sentence_metadata(passage, chunk_id(pid, owner[i]), *plan.sentences[i][1:])
+                    for i in keep
+                ],
+            )
+        meta = record_metadata(passage, digest, len(plan.chunks))
+        meta["grade_level"] = estimate_grade(passage.text)
+        self._records.upsert(
+            ids=[pid],
+            embeddings=[[0.0]],  # records are fetched by id, never searched
+            documents=[passage.text],
+            metadatas=[meta],
+        )
+
+    # --- reading --------------------------------------------------------------------
+
+    def get(self, passage_id: str) -> Passage:
+        return self.record(passage_id).passage
+
+    def record(self, passage_id: str) -> PassageRecord:
+        got = self._records.get(ids=[passage_id], include=["documents", "metadatas"])
+        if not got["ids"]:
+            raise NotFound(f"no passage with id {passage_id!r}")
+        return record_from(got["ids"][0], got["documents"][0], got["metadatas"][0])
+
+    def list_records(
+        self,
+        *,
+        grade: int | None = None,
+        grade_min: int | None = None,
+        grade_max: int | None = None,
+        genre: Genre | None = None,
+    ) -> list[PassageRecord]:
+        if grade is not None:
+            grade_min = grade_max = grade
+        where = where_clause(grade_min=grade_min, grade_max=grade_max, genre=genre)
+        records: list[PassageRecord] = []
+        offset = 0
+        while True:
+            got = self._records.get(
+                where=where, include=["documents", "metadatas"], limit=_PAGE, offset=offset
+            )
+            records += map(record_from, got["ids"], got["documents"], got["metadatas"])
+            if len(got["ids"]) < _PAGE:
+                break
+            offset += _PAGE
+        return sorted(records, key=lambda r: (r.passage.grade, r.passage.title.lower()))
+
+    def list(
+        self,
+        *,
+        grade: int | None = None,
+        grade_min: int | None = None,
+        grade_max: int | None = None,
+        genre: Genre | None = None,
+    ) -> list[Passage]:
+        """Stored passages, by grade then title (``grade`` = exactly that grade)."""
+        return [
+            r.passage
+            for r in self.list_records(
+                grade=grade, grade_min=grade_min, grade_max=grade_max, genre=genre
+            )
+        ]
+
+    def count(self) -> int:
+        """Number of stored passages."""
+        return self._records.count()
+
+    def delete(self, passage_id: str) -> bool:
+        """Remove a passage and its chunks; False when there was none."""
+        with self._lock:
+            existed = bool(self._records.get(ids=[passage_id], include=[])["ids"])
+            self._chunks.delete(where={"passage_id": passage_id})
+            self._sentences.delete(where={"passage_id": passage_id})
+            if existed:
+                self._records.delete(ids=[passage_id])
+            self._cache = None
+        return existed
+
+    # --- search ---------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        passage_id: str | None = None,
+        grade_min: int | None = None,
+        grade_max: int | None = None,
+        genre: Genre | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[Span]:
+        """The ``k`` best chunks for ``query`` that pass the filters, best first.
+
+        ``grade_min``/``grade_max`` filter on the passage's target grade. ``Span.score``
+        is the fused RRF score (hybrid), cosine similarity (dense) or BM25 (lexical).
+        """
+        k = self.settings.retrieval_k if k is None else k
+        if not query or not query.strip():
+            raise InputError("the search query is empty")
+        if k < 1:
+            raise InputError("k must be at least 1")
+        if mode not in ("hybrid", "dense", "lexical"):
+            raise InputError(f"unknown search mode {mode!r}")
+        if grade_min is not None and grade_max is not None and grade_min > grade_max:
+            raise InputError("grade_min is above grade_max")
+        where = where_clause(
+            passage_id=passage_id, grade_min=grade_min, grade_max=grade_max, genre=genre
+        )
+        start = time.perf_counter()
+        depth = max(CANDIDATES, k)
+        cache = self._chunk_cache()
+        if mode == "dense":
+            ranked = dense_ranking(self._chunks, self._sentences, query, where, depth)
+        elif mode == "lexical":
+            ranked = cache.lexical_ranking(query, where, depth)
+        else:
+            dense = dense_ranking(self._chunks, self._sentences, query, where, depth)
+            lexical = cache.lexical_ranking(query, where, depth)
+            ranked = reciprocal_rank_fusion(
+                [[cid for cid, _ in dense], [cid for cid, _ in lexical]],
+                weights=self.weights,
+                k=self.rrf_k,
+            )
+        spans = [cache.span(cid, score) for cid, score in ranked if cid in cache.position]
+        log.debug(
+            "search mode=%s k=%d hits=%d ms=%.1f",
+            mode,
+            k,
+            len(spans),
+            1000 * (time.perf_counter() - start),
+        )
+        return spans[:k]
+
+    def _chunk_cache(self) -> ChunkCache:
+        with self._lock:
+            count = self._chunks.count()
+            if self._cache is None or len(self._cache.ids) != count:
+                ids: list[str] = []
+                texts: list[str] = []
+                metas: list[dict[str, Any]] = []
+                for offset in range(0, count, _PAGE):
+                    got = self._chunks.get(
+                        include=["documents", "metadatas"], limit=_PAGE, offset=offset
+                    )
+                    ids += got["ids"]
+                    texts += got["documents"]
+                    metas += got["metadatas"]
+                self._cache = ChunkCache(ids, texts, metas)
+            return self._cache
