@@ -44,6 +44,10 @@ def main() -> None:
     ANTHROPIC_API_KEY to use those models, with the offline tier as the last fallback.
     """
     configure_offline_environment()
+    from readloom.observability import configure_logging, configure_telemetry
+
+    configure_logging(get_settings())
+    configure_telemetry(get_settings())
 
 
 def _app():
@@ -284,16 +288,17 @@ def eval_command(
     sys.exit(code)
 
 
-def _register_optional() -> None:
-    """Commands owned by other folders register themselves here."""
-    try:
-        from readloom.api.cli import register
-    except ImportError:
-        return
-    register(main)
+def _register_commands() -> None:
+    """Commands owned by other folders (serve, keys, lti, report) register themselves."""
+    from readloom.api.cli import register as register_api
+    from readloom.api.lti.cli import register as register_lti
+    from readloom.observability.cli import register as register_report
+
+    for register in (register_api, register_lti, register_report):
+        register(main)
 
 
-_register_optional()
+_register_commands()
 
 if __name__ == "__main__":
     main()

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from readloom.agents.services import Services
 from readloom.errors import InputError
 from readloom.graph import build_graph, checkpoint_serializer
+from readloom.observability import turn_span
 from readloom.retrieval.models import Passage
 from readloom.settings import Settings, configure_offline_environment, get_settings
 from readloom.state import Grade, Intervention, Question, Turn, TurnContext, TurnInput
@@ -133,7 +134,8 @@ class Readloom:
             "grade": grade or known.get("grade") or self.services.store.get(passage_id).grade,
         }
         context = TurnContext(raw_message=message, tenant=tenant, role=role, student_id=student_id)  # type: ignore[arg-type]
-        state = await self.graph.ainvoke(run_input, config, context=context)
+        with turn_span("tutor_turn", session_id=session_id, tenant=tenant, mode="tutor"):
+            state = await self.graph.ainvoke(run_input, config, context=context)
         provenance = state.get("provenance") or {}
         return TurnResult(
             session_id=session_id,
@@ -203,9 +205,9 @@ class Readloom:
         context = TurnContext(
             raw_message=f"questions for {passage.title}", tenant=tenant, role=role
         )  # type: ignore[arg-type]
-        state = await self.graph.ainvoke(
-            run_input, {"configurable": {"thread_id": session_id}}, context=context
-        )
+        config = {"configurable": {"thread_id": session_id}}
+        with turn_span("generate_questions", session_id=session_id, tenant=tenant, mode="questions"):
+            state = await self.graph.ainvoke(run_input, config, context=context)
         if state.get("blocked"):
             raise InputError(
                 f"request refused by guardrails ({state.get('block_reason')})", status=403

@@ -26,6 +26,7 @@ from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
 from readloom.errors import GuardrailDenied
 from readloom.guardrails.base import Redactor
 from readloom.llm.base import ChatMessage, LLMRequest, LLMResult, Provenance, Usage

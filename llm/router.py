@@ -28,6 +28,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
 from readloom.llm.base import (
     AllProvidersFailed,
     LLMRequest,
@@ -42,13 +50,6 @@ from readloom.llm.sdk_errors import BREAKER_KINDS
 from readloom.observability.genai import llm_attempt, record_failover
 from readloom.observability.instruments import watch_breakers
 from readloom.settings import Settings
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_exponential_jitter,
-)
 
 log = logging.getLogger(__name__)
 
