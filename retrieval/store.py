@@ -342,11 +342,15 @@ class PassageStore:
         grade_max: int | None = None,
         genre: Genre | None = None,
         mode: SearchMode = "hybrid",
+        per_passage: int | None = None,
     ) -> list[Span]:
         """The ``k`` best chunks for ``query`` that pass the filters, best first.
 
         ``grade_min``/``grade_max`` filter on the passage's target grade. ``Span.score``
         is the fused RRF score (hybrid), cosine similarity (dense) or BM25 (lexical).
+        At most ``per_passage`` spans come from one passage; by default 1 when
+        searching across passages (the best span of each, so more passages are
+        seen) and no limit within one ``passage_id``.
         """
         k = self.settings.retrieval_k if k is None else k
         if not query or not query.strip():
@@ -357,6 +361,9 @@ class PassageStore:
             raise InputError(f"unknown search mode {mode!r}")
         if grade_min is not None and grade_max is not None and grade_min > grade_max:
             raise InputError("grade_min is above grade_max")
+        if per_passage is not None and per_passage < 1:
+            raise InputError("per_passage must be at least 1")
+        limit = per_passage or (1 if passage_id is None else k)
         where = where_clause(
             passage_id=passage_id, grade_min=grade_min, grade_max=grade_max, genre=genre
         )
@@ -375,7 +382,15 @@ class PassageStore:
                 weights=self.weights,
                 k=self.rrf_k,
             )
-        spans = [cache.span(cid, score) for cid, score in ranked if cid in cache.position]
+        spans: list[Span] = []
+        taken: dict[str, int] = {}
+        for cid, score in ranked:
+            if cid not in cache.position:  # written by another worker since the cache
+                continue
+            span = cache.span(cid, score)
+            if taken.get(span.passage_id, 0) < limit:
+                taken[span.passage_id] = taken.get(span.passage_id, 0) + 1
+                spans.append(span)
         log.debug(
             "search mode=%s k=%d hits=%d ms=%.1f",
             mode,
