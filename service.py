@@ -206,7 +206,9 @@ class Readloom:
             raw_message=f"questions for {passage.title}", tenant=tenant, role=role
         )  # type: ignore[arg-type]
         config = {"configurable": {"thread_id": session_id}}
-        with turn_span("generate_questions", session_id=session_id, tenant=tenant, mode="questions"):
+        with turn_span(
+            "generate_questions", session_id=session_id, tenant=tenant, mode="questions"
+        ):
             state = await self.graph.ainvoke(run_input, config, context=context)
         if state.get("blocked"):
             raise InputError(

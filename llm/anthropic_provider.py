@@ -17,6 +17,7 @@ from typing import Any
 
 import anthropic
 import pydantic
+
 from readloom.llm.base import LLMRequest, LLMResult, ProviderError, StreamBroken, TextStream, Usage
 from readloom.llm.sdk_errors import bad_output, simple_error, status_error
 from readloom.settings import Settings

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
 from readloom.llm.base import LLMRequest, LLMResult, Usage
 from readloom.settings import Settings
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import openai
 import pydantic
+
 from readloom.llm.base import LLMRequest, LLMResult, ProviderError, StreamBroken, TextStream, Usage
 from readloom.llm.sdk_errors import bad_output, simple_error, status_error
 from readloom.settings import Settings

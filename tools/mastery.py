@@ -19,6 +19,7 @@ from pathlib import Path
 
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
+
 from readloom.errors import InputError
 from readloom.settings import Settings
 from readloom.tools.mastery_em import Bounds, FitResult, fit_bkt, predict_responses

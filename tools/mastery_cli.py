@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import rankdata
+
 from readloom.tools.mastery_data import load_responses
 from readloom.tools.mastery_em import fit_bkt, predict_responses
 from readloom.tools.mastery_model import BKTModel
-from scipy.stats import rankdata
 
 log = logging.getLogger(__name__)
 

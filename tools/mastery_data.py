@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from readloom.errors import InputError
 
 log = logging.getLogger(__name__)

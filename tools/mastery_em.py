@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from readloom.errors import InputError
 from readloom.tools.mastery_data import ResponseLog
 from readloom.tools.mastery_model import BKTModel, BKTParams

@@ -16,6 +16,7 @@ from typing import Literal
 import yaml
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 from readloom.errors import InputError, NotFound
 from readloom.retrieval.models import Genre
 

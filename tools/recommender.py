@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
+
 from readloom.errors import InputError
 from readloom.retrieval.models import Passage
 from readloom.tools.prerequisites import MASTERY_THRESHOLD, Skill, SkillGraph

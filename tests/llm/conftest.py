@@ -14,6 +14,7 @@ if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
 from fakes.providers import FakeProvider  # noqa: E402
+
 from readloom.settings import Settings  # noqa: E402
 
 FAST = {

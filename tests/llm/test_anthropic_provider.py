@@ -8,6 +8,7 @@ import traceback
 import pytest
 from fakes.llm_servers import Reply, fake_anthropic_server
 from pydantic import BaseModel
+
 from readloom.llm.anthropic_provider import AnthropicProvider
 from readloom.llm.base import ChatMessage, LLMRequest, ProviderError, StreamBroken
 

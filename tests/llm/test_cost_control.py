@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 from pydantic import BaseModel
+
 from readloom.errors import BudgetExceeded, RateLimited
 from readloom.llm.base import ChatMessage, LLMRequest, LLMResult, Usage
 from readloom.llm.budget import TenantLimits

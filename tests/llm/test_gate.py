@@ -13,6 +13,7 @@ from fakes.llm_servers import Reply, fake_anthropic_server, fake_openai_server
 from fakes.providers import FakeProvider
 from fakes.redactor import MapRedactor
 from pydantic import BaseModel
+
 from readloom.errors import BudgetExceeded, GuardrailDenied, RateLimited
 from readloom.llm.base import ChatMessage, LLMRequest
 from readloom.llm.gate import LLMGate

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fakes.llm_servers import Reply, fake_anthropic_server, fake_openai_server
 from fakes.providers import FakeProvider
+
 from readloom.llm.base import ChatMessage, LLMRequest
 from readloom.llm.gate import LLMGate, default_redactor
 from readloom.settings import Settings

@@ -8,6 +8,7 @@ import traceback
 import pytest
 from fakes.llm_servers import Reply, fake_openai_server, refused_base_url
 from pydantic import BaseModel
+
 from readloom.llm.base import ChatMessage, LLMRequest, ProviderError, StreamBroken
 from readloom.llm.openai_provider import OpenAIProvider
 

@@ -17,6 +17,7 @@ from fakes.llm_servers import (
 )
 from fakes.providers import FakeProvider
 from pydantic import BaseModel
+
 from readloom.llm.base import AllProvidersFailed, ChatMessage, LLMRequest, StreamBroken
 from readloom.llm.registry import build_providers
 from readloom.llm.router import FailoverRouter

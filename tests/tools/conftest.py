@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from readloom.settings import PACKAGE_DATA, Settings
 from readloom.tools.mastery_model import BKTParams
 from readloom.tools.prerequisites import SkillGraph

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from readloom.errors import InputError
 from readloom.tools.mastery_cli import auc_score, evaluate_command, fit_command
 from readloom.tools.mastery_model import BKTModel, BKTParams

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from readloom.errors import InputError
 from readloom.tools.mastery_data import load_responses, write_responses
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+
 from readloom.tools.mastery_data import ResponseLog, from_records
 from readloom.tools.mastery_em import em_step, fit_bkt, log_likelihood, predict_responses
 from readloom.tools.mastery_model import BKTModel, BKTParams, p_correct, update

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from readloom.errors import InputError
 from readloom.tools.mastery_model import (
     BKTModel,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from readloom.errors import InputError
 from readloom.settings import Settings
 from readloom.tools.mastery import MasteryStore, make_mastery_tools

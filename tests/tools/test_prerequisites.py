@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from readloom.errors import NotFound
 from readloom.tools.prerequisites import SkillGraph, SkillGraphError, make_prerequisite_tools
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from readloom.errors import InputError
 from readloom.retrieval.models import Passage
 from readloom.tools.prerequisites import SkillGraph
