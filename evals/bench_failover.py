@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import openai  # noqa: E402 - the bare-SDK baseline
 from fakes.llm_servers import FakeLLMServer, Reply, refused_base_url  # noqa: E402
+
 from readloom.guardrails.base import Redaction  # noqa: E402
 from readloom.llm.base import ChatMessage, LLMRequest, LLMResult, Usage  # noqa: E402
 from readloom.llm.budget import TenantLimits  # noqa: E402

@@ -26,6 +26,7 @@ import timeit
 from pathlib import Path
 
 import numpy as np
+
 from readloom.settings import Settings
 from readloom.tools.mastery_cli import evaluate_command, fit_command, metrics
 from readloom.tools.mastery_data import load_responses, write_responses

@@ -337,6 +337,48 @@ RULES += [
         r"\bhow\s+(?:to|do\s+i|can\s+i|do\s+you)\s+(?:start|make)\s+a\s+fire\b|\b(?:eat|drink|swallow)\s+(?:a\s+)?(?:tide\s*pods?|bleach)\b",
     ),
 ]  # fmt: skip
+PAST_HARM = r"(?:hit|beat|punched|kicked|choked|strangled|slapped|burned|burnt|whipped|smacked)"
+THREAT = r"(?:will|'?ll|are\s+going\s+to|is\s+going\s+to|gonna)"
+# Broader shapes of the same disclosures and requests: who did what to whom, not set phrases.
+RULES += [
+    *_r("self_harm", "critical", 0.8,
+        rf"\b(?:burn(?:ed|t|ing)?|cut(?:ting)?|scratch(?:ed)?)\s+{SELF}\s+(?:with|again|on\s+purpose|till|until)\b",
+        r"\b(?:everyone|everybody|they|my\s+family|people)\s+(?:would|will|'?d)\s+be\s+better\s+off\s+"
+        r"(?:if\s+i\s+(?:was|were|wasn'?t|weren'?t)\b|without\s+me)",
+    ),
+    *_r("abuse", "critical", 0.75,
+        rf"\b(?:he|she|they|my\s+{KIN}|{KIN})\s+(?:\w+\s+)?{PAST_HARM}\s+me\s+(?:and|so|until|till|last|again|every|when|because)\b",
+        rf"\b(?:my\s+)?{KIN}\s+(?:\w+\s+)?(?:hit|punch|kick|beat|slap|choke|burn|whip|smack)(?:e?s)?\s+me\s+(?:if|when|every|for)\b",
+        rf"\b(?:bruises?|marks|welts|cuts)\b.{{0,30}}\bfrom\s+(?:my\s+)?(?:{KIN}|him|her|them)\b",
+    ),
+    *_r("crisis", "high", 0.7,
+        r"\bwe\s+have\s+no\s+(?:heat|food|electricity|water|home)\b|\bsleep\s+in\s+my\s+(?:coat|jacket)\b",
+        r"\b(?:bring(?:ing|s)?|brought|has|have|had)\s+(?:a\s+)?(?:gun|knife|weapon)\s+(?:to|at|in)\s+school\b",
+        r"\b(?:bring(?:ing|s)?|brought)\s+a\s+(?:gun|knife)\b.{0,40}\b(?:shoot|stab|kill|hurt)\b",
+        r"\bshoot\s+(?:up\s+)?(?:people|the\s+school|everyone|everybody|us|kids)\b",
+        r"\b(?:man|guy|lady|woman|stranger|someone|somebody|adult)\b.{0,40}\b(?:keeps?\s+)?follow(?:s|ed|ing)?\s+me\b",
+        r"\btold\s+me\s+to\s+get\s+in(?:to)?\s+(?:his|her|their|the|a)\s+(?:car|van|truck)\b",
+    ),
+    *_r("bullying", "medium", 0.7,
+        rf"\b(?:they|he|she|kids|someone)\s+(?:said|say|says|told\s+me)\s+(?:that\s+)?(?:they|he|she)\s+{THREAT}\s+"
+        r"(?:hurt|beat|jump|kill|stab|shoot|get)\s+me\b",
+    ),
+    *_r("unsafe_request", "low", 0.7,
+        r"\bstart\s+a\s+fire\s+(?:in|at)\s+(?:the\s+|my\s+|our\s+)?(?:school|house|class(?:room)?)\b",
+        r"\b(?:i|me|we|us)\b.{0,25}\bget\s+(?:drunk|high|wasted)\b",
+        r"\bhow\s+(?:much|many)\s+[\w\s]{0,20}\b(?:do|should|can)\s+i\s+(?:need\s+to\s+)?(?:drink|take|have|smoke)\b",
+        r"\b(?:naked|nude)\s+(?:people|person|girls?|boys?|women|men|bodies|pictures?|pics)\b",
+        r"\badult\s+(?:website|site|videos?|content|movies?)\b|\bporn",
+        r"\bsex\s+feels?\s+like\b|\bdescribe\s+(?:having\s+)?sex\b",
+        r"\b(?:give|tell|write|teach)\s+me\s+(?:some\s+|good\s+|mean\s+)?(?:insults|roasts|mean\s+names)\b",
+        r"\bmake\s+(?:the\s+new\s+kid|someone|somebody|him|her|them|\w+)\s+feel\s+(?:stupid|bad|dumb|ugly|worthless)\b",
+        r"\bfind\s+(?:out\s+)?where\s+(?:my\s+)?\w+\s+lives\b",
+        r"\b(?:fake|forge|forged)\s+(?:a\s+)?(?:doctor'?s\s+note|note|signature|permission\s+slip|hall\s+pass)\b",
+        r"\b(?:blood|gore|guts)\s+and\s+(?:gore|blood|guts)\b|\bpeople\s+getting\s+(?:cut\s+up|killed|murdered)\b",
+        r"\b(?:worst|best|a|some)\s+(?:swear|cuss|curse)\s+words?\b",
+        r"\bjokes?\s+(?:making\s+fun\s+of|about)\s+(?:fat|ugly|poor|gay|disabled|black|white|\w+)\s+(?:kids|people|girls|boys)\b",
+    ),
+]  # fmt: skip
 SEVERITY_ORDER: dict[str, int] = {"critical": 4, "high": 3, "medium": 2, "low": 1}
 
 
