@@ -22,6 +22,7 @@ from readloom.state import Draft, Grade, Move, Question, QuestionSet, TurnContex
 
 QUESTION_POOL = 8  # questions drafted per passage for a tutoring session
 MAX_HINT = 3
+PRAISE = "Yes, that's right. Well done finding it in the text!"
 
 
 class ExecutorUpdate(TypedDict, total=False):
@@ -157,7 +158,7 @@ async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> Execut
     question = state.get("current_question")
     hint_level = state.get("hint_level", 0)
     attempts = state.get("attempts", 0)
-    update: ExecutorUpdate = {"grade_result": None}
+    update: ExecutorUpdate = {}
     move: Move = plan.move
     correct: bool | None = None
     intervention = state.get("intervention")
@@ -166,9 +167,11 @@ async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> Execut
         and intervention.kind == "alternate_explanation"
         and not state.get("alternate_used")
     ):
-        move = "alternate_explanation"
+        move = "alternate_explanation"  # same turn: keep this turn's grade
         update["alternate_used"] = True
-    elif plan.intent == "answer_attempt" and question:
+    else:
+        update["grade_result"] = None
+    if move != "alternate_explanation" and plan.intent == "answer_attempt" and question:
         graded = grade_answer(state.get("message", ""), question)
         if graded.skill in svc.skills:  # a model may name a skill the graph lacks
             svc.mastery.record(ctx.student_id, graded.skill, graded.correct)
@@ -178,7 +181,7 @@ async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> Execut
             move, attempts, hint_level = "affirm", 0, 0
         else:
             attempts, hint_level = attempts + 1, min(MAX_HINT, hint_level + 1)
-    elif plan.intent in ("help_request", "answer_demand"):
+    elif move != "alternate_explanation" and plan.intent in ("help_request", "answer_demand"):
         hint_level = min(MAX_HINT, hint_level + 1)
     spans = await _retrieve(
         svc, passage, " ".join(filter(None, [question and question.question, state.get("message")]))
@@ -286,6 +289,8 @@ async def redraft(
         correct=graded.correct if graded else None,
         offline_only=offline_only,
     )
+    if move == "affirm":  # the student was right: the praise survives the rewrite
+        draft = draft.model_copy(update={"text": f"{PRAISE} {draft.text}", "move": "affirm"})
     return {"draft": draft}
 
 

@@ -73,6 +73,7 @@ async def test_repeated_failure_gets_alternate_explanation_then_alert(app, servi
         result = await app.tutor_turn(session_id=sid, message="zebra xylophone", student_id=student)
         kinds.append(result.intervention.kind if result.intervention else None)
         moves.append(result.move)
+        assert result.grade_result is not None and not result.grade_result.correct
     assert "alternate_explanation" in moves
     assert moves.count("alternate_explanation") == 1
     assert kinds[-1] == "teacher_alert"
