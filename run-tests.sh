@@ -5,13 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ./bootstrap.sh
-if [ -z "${READLOOM_TEST_POSTGRES_URL:-}" ] && [ -x .ci/postgres.sh ]; then
-  if url=$(.ci/postgres.sh); then
-    export READLOOM_TEST_POSTGRES_URL="$url"
+if [ -z "${READLOOM_TEST_POSTGRES_URL:-}" ]; then
+  if pg_env=$(bash .ci/postgres.sh); then
+    eval "$pg_env"
+    trap 'bash .ci/postgres.sh stop "$PG_TEST_DIR"' EXIT
   else
     echo "run-tests: PostgreSQL could not be started; Postgres tests will be skipped" >&2
   fi
 fi
-if [ -x .ci/chromium.sh ]; then .ci/chromium.sh || echo "run-tests: no chromium; browser tests will be skipped" >&2; fi
+bash .ci/chromium.sh || echo "run-tests: no chromium; browser tests will be skipped" >&2
 export HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,181 @@
+"""``create_app(settings)``: the FastAPI application partners and schools talk to.
+
+Start-up migrates the database, opens the checkpointer on it, and loads the tutoring
+service (Presidio, spaCy, embeddings) in a worker thread: ``/healthz`` answers at once,
+``/readyz`` once everything is loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from readloom import __version__
+from readloom.api import problems
+from readloom.api.auth import KeyCache, RateLimiter
+from readloom.api.config import ApiConfig
+from readloom.api.limits import BodySizeLimit
+from readloom.api.outbox import OutboxWorker
+from readloom.api.routes import (
+    alerts,
+    classes,
+    health,
+    keys,
+    passages,
+    questions,
+    sessions,
+    students,
+    webhooks,
+    xapi,
+)
+from readloom.api.runtime import Runtime
+from readloom.api.schemas import PassagesIn, Problem
+from readloom.api.web import register_web
+from readloom.observability import instrument_app
+from readloom.settings import Settings, configure_offline_environment
+from readloom.storage.checkpoints import open_checkpointer
+from readloom.storage.db import Database, migrate
+
+log = logging.getLogger("readloom.api")
+
+ROUTERS = (
+    health, keys, classes, sessions, questions, passages, students, alerts, webhooks, xapi,
+)  # fmt: skip
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name  # function names are unique across routers: stable operation ids
+
+
+async def _load_service(rt: Runtime, stack: AsyncExitStack, services: Any) -> None:
+    from readloom.api.jobs import QuestionJobRunner
+    from readloom.service import Readloom
+
+    try:
+        rt.checkpointer = await stack.enter_async_context(open_checkpointer(rt.settings))
+        service = Readloom(rt.settings, services=services, checkpointer=rt.checkpointer)
+        await anyio.to_thread.run_sync(lambda: service.services)  # loads models
+        await stack.enter_async_context(service)
+        rt.service = service
+        rt.jobs = QuestionJobRunner(rt.db, service)
+        if rt.outbox:
+            rt.jobs.on_event = rt.outbox.nudge
+        stack.push_async_callback(rt.jobs.stop)
+        await rt.jobs.resume()
+        rt.ready = True
+        log.info("service_ready instance=%s", rt.instance_id)
+    except Exception as exc:
+        log.error("service_load_failed type=%s", type(exc).__name__)
+        rt.load_error = type(exc).__name__
+        raise
+
+
+async def _heartbeat(rt: Runtime) -> None:
+    """Record that this server is alive (see ``idempotency._owner_gone_in``)."""
+    from readloom.storage.models import ServerInstance, utcnow
+
+    while True:
+        try:
+            async with rt.db.writer() as s:
+                row = await s.get(ServerInstance, rt.instance_id)
+                if row is None:
+                    s.add(ServerInstance(id=rt.instance_id))
+                else:
+                    row.heartbeat_at = utcnow()
+        except Exception as exc:  # noqa: BLE001 - try again on the next beat
+            log.warning("heartbeat_error type=%s", type(exc).__name__)
+        await asyncio.sleep(rt.config.heartbeat_s)
+
+
+async def _retire(rt: Runtime) -> None:
+    """A clean shutdown: this instance's claims are free at once."""
+    from sqlalchemy import delete
+
+    from readloom.storage.models import ServerInstance
+
+    try:
+        async with rt.db.writer() as s:
+            await s.execute(delete(ServerInstance).where(ServerInstance.id == rt.instance_id))
+    except Exception as exc:  # noqa: BLE001 - shutting down anyway
+        log.warning("retire_error type=%s", type(exc).__name__)
+
+
+def create_app(
+    settings: Settings, *, config: ApiConfig | None = None, services: Any = None
+) -> FastAPI:
+    """The app; ``services`` (already-loaded ``agents.services.Services``) may be shared
+    between apps in one process, e.g. by tests that start several servers."""
+    configure_offline_environment()
+    config = config or ApiConfig()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(migrate, settings)
+        db = Database(settings)
+        rt = Runtime(
+            settings=settings,
+            config=config,
+            db=db,
+            keys=KeyCache(db, ttl_s=config.key_cache_ttl_s),
+            limiter=RateLimiter(config.rate_limit_per_minute or settings.rate_limit_per_minute),
+        )
+        rt.outbox = OutboxWorker(db, config)
+        app.state.runtime = rt
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(db.dispose)
+            stack.push_async_callback(_retire, rt)
+            beat = asyncio.create_task(_heartbeat(rt), name="readloom-heartbeat")
+            stack.callback(beat.cancel)
+            await rt.outbox.start()
+            stack.push_async_callback(rt.outbox.stop)
+            loader = asyncio.create_task(_load_service(rt, stack, services))
+            rt.loader = loader
+            try:
+                yield
+            finally:
+                if not loader.done():
+                    loader.cancel()
+                await asyncio.gather(loader, return_exceptions=True)
+
+    app = FastAPI(
+        title="readloom",
+        version=__version__,
+        summary="Reading-comprehension tutoring and question generation for K-12 partners",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        responses=problems.PROBLEM_RESPONSES,
+    )
+    problems.install(app)
+    for module in ROUTERS:
+        app.include_router(module.router)
+    app.add_middleware(
+        BodySizeLimit,
+        default=config.max_body_bytes,
+        overrides={"/v1/passages": config.max_ingest_bytes},
+    )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (Problem, PassagesIn):  # referenced by hand-written bodies
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(body.pop("$defs", {}))
+                components[model.__name__] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    register_web(app, settings)
+    instrument_app(app, settings)  # student/teacher pages, static files, LTI 1.3 (api/web.py)
+    return app

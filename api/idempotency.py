@@ -1,0 +1,195 @@
+"""``Idempotency-Key`` on POST: a retried request is answered once and replayed after.
+
+The first request claims the key (a committed ``in_progress`` row), does its work, and
+stores its response in the same transaction as its effects, so a replay never sees an
+effect without its answer. A retry with the same key and body gets the stored answer;
+the same key with another body is a 422; a retry while the first is still running is a
+409. A claim left by a dead server (SQLite: any other instance, since one server owns
+the file; Postgres: one whose heartbeat stopped) is taken over, so a client retrying
+after a crash is served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from readloom.api.auth import Principal
+from readloom.api.problems import Conflict
+from readloom.api.runtime import Runtime
+from readloom.errors import InputError
+from readloom.storage.models import IdempotencyRecord, ServerInstance, utcnow
+
+MAX_KEY_LEN = 255
+
+
+@dataclass(frozen=True)
+class Claim:
+    record_id: int
+    key: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    status_code: int
+    body: dict[str, Any]
+
+
+def request_hash(method: str, path: str, body: bytes) -> str:
+    h = hashlib.sha256()
+    for part in (method.encode(), b"\0", path.encode(), b"\0", body):
+        h.update(part)
+    return h.hexdigest()
+
+
+async def begin(
+    rt: Runtime,
+    principal: Principal,
+    key: str | None,
+    *,
+    method: str,
+    path: str,
+    body: bytes,
+    student_id: str | None = None,
+) -> Claim | Replay | None:
+    """None without a key; a Replay of a finished request; else a fresh Claim."""
+    if key is None:
+        return None
+    if not key or len(key) > MAX_KEY_LEN or not key.isprintable():
+        raise InputError("Idempotency-Key must be 1-255 printable characters")
+    digest = request_hash(method, path, body)
+    for _ in range(3):  # bounded: a racing insert is resolved on the next pass
+        async with rt.db.writer() as s:
+            row = (
+                await s.execute(
+                    select(IdempotencyRecord).where(
+                        IdempotencyRecord.api_key_id == principal.key_id,
+                        IdempotencyRecord.key == key,
+                    )
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                try:
+                    async with s.begin_nested():
+                        rec = IdempotencyRecord(
+                            tenant_id=principal.tenant,
+                            api_key_id=principal.key_id,
+                            key=key,
+                            method=method,
+                            path=path[:500],
+                            request_hash=digest,
+                            owner=rt.instance_id,
+                            student_id=student_id,
+                        )
+                        s.add(rec)
+                        await s.flush()
+                        return Claim(rec.id, key)
+                except IntegrityError:
+                    continue
+            if row.request_hash != digest:
+                raise InputError(
+                    "Idempotency-Key was already used with a different request",
+                    code="idempotency_key_reused",
+                )
+            if row.state == "done" and row.response is not None:
+                return Replay(row.status_code or 200, row.response)
+            wait = await _owner_gone_in(rt, s, row)
+            if wait == 0.0:
+                row.owner = rt.instance_id
+                row.created_at = utcnow()
+                return Claim(row.id, key)
+            raise Conflict(
+                "a request with this Idempotency-Key is still in progress; retry shortly",
+                code="idempotency_in_progress",
+                retry_after=wait,
+            )
+    raise Conflict("could not claim the Idempotency-Key; retry", code="idempotency_in_progress")
+
+
+async def _owner_gone_in(rt: Runtime, s: AsyncSession, row: IdempotencyRecord) -> float:
+    """Seconds until the claim's owner counts as gone (0: gone now). SQLite: one server
+    owns the file, so any other owner is a previous (dead) process. Postgres: the owner
+    is gone once its heartbeat is older than ``instance_timeout_s``."""
+    if row.owner == rt.instance_id:
+        return rt.config.heartbeat_s  # our own request, still running
+    if rt.db.backend == "sqlite":
+        return 0.0
+    owner = await s.get(ServerInstance, row.owner)
+    if owner is None:
+        return 0.0
+    silent = (utcnow() - owner.heartbeat_at).total_seconds()
+    return max(0.0, rt.config.instance_timeout_s - silent)
+
+
+async def complete(
+    session: AsyncSession, claim: Claim | None, status_code: int, body: dict[str, Any]
+) -> None:
+    """Store the answer, inside the caller's transaction that writes the effects."""
+    if claim is None:
+        return
+    row = await session.get(IdempotencyRecord, claim.record_id)
+    if row is not None:
+        row.state = "done"
+        row.status_code = status_code
+        row.response = body
+
+
+async def release(rt: Runtime, claim: Claim | None) -> None:
+    """Forget a claim whose request failed, so that a retry runs it again."""
+    if claim is None:
+        return
+    async with rt.db.writer() as s:
+        await s.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.id == claim.record_id, IdempotencyRecord.state != "done"
+            )
+        )
+
+
+Work = Callable[[Claim | None], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+async def run_once(
+    rt: Runtime,
+    principal: Principal,
+    request: Request,
+    key: str | None,
+    work: Work,
+    *,
+    student_id: str | None = None,
+    replay: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> JSONResponse:
+    """Run ``work`` at most once per key; ``work`` must call ``complete`` in its
+    transaction and return (status, body). ``replay`` adapts a stored body on replay."""
+    claim = await begin(
+        rt, principal, key, method=request.method, path=request.url.path,
+        body=await request.body(), student_id=student_id,
+    )  # fmt: skip
+    if isinstance(claim, Replay):
+        body = replay(claim.body) if replay else claim.body
+        return JSONResponse(body, status_code=claim.status_code, headers=REPLAY_HEADERS)
+    try:
+        status, body = await work(claim)
+    except BaseException:
+        await release(rt, claim)
+        raise
+    return JSONResponse(body, status_code=status)
+
+
+REPLAY_HEADERS = {"Idempotent-Replayed": "true"}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=MAX_KEY_LEN,
+        description="Retry-safe POST: the same key and body are answered once, then replayed",
+    ),
+]

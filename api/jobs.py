@@ -1,0 +1,91 @@
+"""Question-generation jobs for large batches: persisted, run in the background, resumed
+after a restart (a job left ``running`` by a dead server is queued again)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+
+from readloom.api import outbox
+from readloom.errors import ReadloomError
+from readloom.service import Readloom
+from readloom.storage.db import Database
+from readloom.storage.models import QuestionJob, utcnow
+
+log = logging.getLogger("readloom.api.jobs")
+
+
+class QuestionJobRunner:
+    def __init__(self, db: Database, service: Readloom, *, concurrency: int = 2):
+        self.db = db
+        self.service = service
+        self._sem = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.on_event: Any = None  # called after an event is queued (outbox nudge)
+
+    def submit(self, job_id: str) -> None:
+        task = asyncio.create_task(self._run(job_id), name=f"question-job-{job_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def resume(self) -> int:
+        async with self.db.writer() as s:
+            ids = (
+                (
+                    await s.execute(
+                        select(QuestionJob.id).where(QuestionJob.status.in_(("queued", "running")))
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if ids:
+                await s.execute(
+                    update(QuestionJob).where(QuestionJob.id.in_(ids)).values(status="queued")
+                )
+        for job_id in ids:
+            self.submit(job_id)
+        return len(ids)
+
+    async def stop(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _run(self, job_id: str) -> None:
+        async with self._sem:
+            async with self.db.writer() as s:
+                job = await s.get(QuestionJob, job_id)
+                if job is None or job.status not in ("queued", "running"):
+                    return
+                job.status, job.updated_at = "running", utcnow()
+                request, tenant, requested_by = dict(job.request), job.tenant_id, job.requested_by
+            status, result, error = "succeeded", None, None
+            try:
+                res = await self.service.generate_questions(
+                    **request, tenant=tenant, role="teacher"
+                )
+                result = res.model_dump(mode="json")
+            except ReadloomError as exc:
+                status, error = "failed", exc.code
+            except Exception as exc:  # noqa: BLE001 - a job fails, the server does not
+                log.warning("question_job_error job=%s type=%s", job_id, type(exc).__name__)
+                status, error = "failed", "internal_error"
+            async with self.db.writer() as s:
+                job = await s.get(QuestionJob, job_id)
+                if job is None:  # deleted meanwhile
+                    return
+                job.status, job.result, job.error = status, result, error
+                job.request = {"count": request.get("count")}  # forget posted text
+                job.updated_at = utcnow()
+                await outbox.enqueue(
+                    s, tenant=tenant, event_type="question_job.completed",
+                    data={"job_id": job_id, "status": status, "requested_by": requested_by},
+                )  # fmt: skip
+            if self.on_event:
+                self.on_event()
+            log.info("question_job job=%s status=%s", job_id, status)

@@ -1,0 +1,159 @@
+"""The API's one seam onto the learner model (mastery, recommender, skill graph) and the
+guardrails' stores (vault, alert queue). Blocking calls run in a worker thread.
+
+Pseudonyms are the partner's, so they are unique only within a tenant: everything the
+service keys by student (mastery, vault links, alerts) gets the tenant-qualified id
+``"{tenant}/{student_id}"`` (neither part may contain ``/``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from sqlalchemy import select
+
+from readloom.api.schemas import AlertOut, RecommendationOut, SkillMastery
+from readloom.errors import NotFound
+from readloom.service import Readloom
+from readloom.storage.models import TutoringSession
+
+MASTERED = 0.95
+
+
+def qualified(tenant: str, student_id: str) -> str:
+    return f"{tenant}/{student_id}"
+
+
+def unqualified(student_key: str | None) -> str | None:
+    return student_key.split("/", 1)[1] if student_key and "/" in student_key else student_key
+
+
+def check_skill(service: Readloom, skill: str) -> None:
+    """NotFound (404) for a skill the prerequisite graph does not know."""
+    service.services.skills.get(skill)
+
+
+async def _estimates(service: Readloom, tenant: str, student_id: str) -> dict[str, float]:
+    store = service.services.mastery
+    return await anyio.to_thread.run_sync(store.get, qualified(tenant, student_id))
+
+
+async def mastery(service: Readloom, tenant: str, student_id: str) -> list[SkillMastery]:
+    estimates = await _estimates(service, tenant, student_id)
+    store = service.services.mastery
+    attempts: dict[str, int] = {}
+    for event in await anyio.to_thread.run_sync(store.history, qualified(tenant, student_id)):
+        attempts[event.skill] = attempts.get(event.skill, 0) + 1
+    return [
+        SkillMastery(
+            skill=skill,
+            p_mastery=float(p),
+            attempts=attempts.get(skill, 0),
+            mastered=float(p) >= MASTERED,
+        )  # fmt: skip
+        for skill, p in sorted(estimates.items())
+    ]
+
+
+async def record(
+    service: Readloom, tenant: str, student_id: str, skill: str, correct: bool
+) -> float:
+    store = service.services.mastery
+    key = qualified(tenant, student_id)
+    return float(await anyio.to_thread.run_sync(store.record, key, skill, correct))
+
+
+async def recommend(
+    service: Readloom, tenant: str, student_id: str, *, grade: int, hidden: set[str]
+) -> RecommendationOut:
+    """The next skill and a passage to practise it on (``hidden``: other tenants' passages)."""
+    from readloom.tools.recommender import Recommender
+
+    estimates = await _estimates(service, tenant, student_id)
+    store = service.services.store
+
+    def passages(grade: int, topics: list[str]) -> list[Any]:
+        return store.list(grade_min=max(1, grade - 1), grade_max=min(12, grade + 1))
+
+    rec = Recommender(service.services.skills, passages)
+    out = await anyio.to_thread.run_sync(
+        lambda: rec.recommend(estimates, grade, exclude_passages=hidden)
+    )
+    return RecommendationOut(student_id=student_id, **out.model_dump(exclude={"matched_topics"}))
+
+
+async def forget(
+    service: Readloom, tenant: str, student_id: str, session_ids: list[str]
+) -> dict[str, int]:
+    """Erase the student from the mastery store, the pseudonym vault and the alert log."""
+    svc = service.services
+    key = qualified(tenant, student_id)
+    counts = {"mastery_rows": await anyio.to_thread.run_sync(svc.mastery.delete, key)}
+    vault = svc.guards.redactor.vault
+
+    def _vault() -> int:
+        return sum(vault.forget_session(sid) for sid in session_ids)
+
+    counts["vault_entries"] = await anyio.to_thread.run_sync(_vault)
+    return counts
+
+
+def _alert_out(alert: Any, student_id: str | None) -> AlertOut:
+    return AlertOut(
+        id=str(alert.id), student_id=student_id, session_id=alert.session, kind=alert.kind,
+        severity=alert.severity, confidence=alert.confidence, repeats=alert.repeats,
+        status=alert.status, created_at=alert.created_at,
+        acknowledged_at=alert.acknowledged_at, acknowledged_by=alert.acknowledged_by,
+    )  # fmt: skip
+
+
+async def _owners(rt: Any, scope: Any, session_ids: list[str]) -> dict[str, str]:
+    """session -> student, for the sessions among these that the caller may see."""
+    if not session_ids:
+        return {}
+    stmt = scope.scoped(
+        select(TutoringSession.id, TutoringSession.student_id).where(
+            TutoringSession.id.in_(session_ids)
+        ),
+        TutoringSession.tenant_id,
+        TutoringSession.student_id,
+    )
+    async with rt.db.reader() as s:
+        return {sid: stu for sid, stu in (await s.execute(stmt)).all()}
+
+
+async def alerts(
+    service: Readloom, scope: Any, *, status: str | None, limit: int
+) -> list[AlertOut]:
+    """The tenant's alert queue, narrowed to the students the caller may see."""
+    audit = service.services.guards.audit
+    rows = await anyio.to_thread.run_sync(
+        lambda: audit.alerts(scope.tenant, status=status, limit=10_000)
+    )
+    owners = await _owners(scope.rt, scope, sorted({a.session for a in rows}))
+    return [_alert_out(a, owners[a.session]) for a in rows if a.session in owners][:limit]
+
+
+async def acknowledge(rt: Any, service: Readloom, scope: Any, alert_id: str) -> AlertOut:
+    audit = service.services.guards.audit
+    try:
+        alert = await anyio.to_thread.run_sync(audit.get_alert, int(alert_id))
+    except (KeyError, ValueError):
+        raise NotFound(f"no alert {alert_id!r}") from None
+    owners = await _owners(rt, scope, [alert.session]) if alert.tenant == scope.tenant else {}
+    if alert.session not in owners:
+        raise NotFound(f"no alert {alert_id!r}")
+    by = scope.principal.subject or scope.principal.role
+    role = scope.principal.role
+    alert = await anyio.to_thread.run_sync(lambda: audit.acknowledge(alert.id, by=by, role=role))
+    return _alert_out(alert, owners[alert.session])
+
+
+async def alerts_for_export(
+    service: Readloom, tenant: str, session_ids: list[str]
+) -> list[dict[str, Any]]:
+    audit = service.services.guards.audit
+    rows = await anyio.to_thread.run_sync(lambda: audit.alerts(tenant, status=None, limit=100_000))
+    wanted = set(session_ids)
+    return [_alert_out(a, None).model_dump(mode="json") for a in rows if a.session in wanted]

@@ -1,0 +1,251 @@
+"""Webhook events: written to an outbox in the event's own transaction, then delivered
+by a worker, signed, and retried with exponential backoff.
+
+Signatures follow the Standard Webhooks scheme, so partners verify with any of its
+libraries: headers ``webhook-id``, ``webhook-timestamp`` and
+``webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`` keyed with
+the base64 part of the ``whsec_…`` secret. Payloads carry ids and codes, never text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import random
+import secrets
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from readloom.api.config import ApiConfig
+from readloom.storage.db import Database
+from readloom.storage.models import Webhook, WebhookDelivery, new_id, utcnow
+
+log = logging.getLogger("readloom.api.outbox")
+
+EVENT_TYPES = (
+    "alert.created",
+    "alert.acknowledged",
+    "graded_response.created",
+    "mastery.updated",
+    "question_job.completed",
+    "session.created",
+    "xapi.statement",
+)
+LEASE_S = 60
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def verify(secret: str, headers: dict[str, str], body: bytes, *, tolerance_s: int = 300) -> bool:
+    """What a partner runs on receipt (used by the tests as the partner would)."""
+    h = {k.lower(): v for k, v in headers.items()}
+    try:
+        ts = int(h["webhook-timestamp"])
+        expected = sign(secret, h["webhook-id"], ts, body)
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - ts) > tolerance_s:
+        return False
+    return any(hmac.compare_digest(expected, s) for s in h.get("webhook-signature", "").split())
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    tenant: str,
+    event_type: str,
+    data: dict[str, Any],
+    student_id: str | None = None,
+) -> int:
+    """Add one delivery per subscribed webhook; returns how many."""
+    hooks = (
+        (
+            await session.execute(
+                select(Webhook).where(Webhook.tenant_id == tenant, Webhook.active.is_(True))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    n = 0
+    for hook in hooks:
+        if hook.events and event_type not in hook.events:
+            continue
+        delivery_id = new_id("dlv")
+        payload = {
+            "id": delivery_id,
+            "type": event_type,
+            "tenant": tenant,
+            "created_at": utcnow().isoformat(),
+            "data": data,
+        }
+        session.add(
+            WebhookDelivery(
+                id=delivery_id,
+                webhook_id=hook.id,
+                tenant_id=tenant,
+                student_id=student_id,
+                event_type=event_type,
+                payload=payload,
+            )
+        )
+        n += 1
+    return n
+
+
+class OutboxWorker:
+    """One asyncio task per server; rows are leased, so several workers can share a DB."""
+
+    def __init__(self, db: Database, config: ApiConfig):
+        self.db = db
+        self.config = config
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    def nudge(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(
+            timeout=self.config.webhook_timeout_s, follow_redirects=False
+        )
+        self._task = asyncio.create_task(self._run(), name="readloom-outbox")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._client:
+            await self._client.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.drain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the worker must survive a bad row
+                log.warning("outbox_error type=%s", type(exc).__name__)
+                sent = 0
+            if sent:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.config.outbox_poll_s)
+
+    async def drain_once(self, batch: int = 20) -> int:
+        """Deliver what is due; returns the number of attempts made."""
+        now = utcnow()
+        async with self.db.writer() as s:
+            rows = (
+                (
+                    await s.execute(
+                        select(WebhookDelivery, Webhook)
+                        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+                        .where(
+                            WebhookDelivery.status == "pending",
+                            WebhookDelivery.next_attempt_at <= now,
+                            or_(
+                                WebhookDelivery.locked_until.is_(None),
+                                WebhookDelivery.locked_until < now,
+                            ),
+                        )
+                        .order_by(WebhookDelivery.next_attempt_at)
+                        .limit(batch)
+                    )
+                )
+                .tuples()
+                .all()
+            )
+            claimed = []
+            for delivery, hook in rows:
+                res = await s.execute(
+                    update(WebhookDelivery)
+                    .where(
+                        WebhookDelivery.id == delivery.id,
+                        WebhookDelivery.status == "pending",
+                        or_(
+                            WebhookDelivery.locked_until.is_(None),
+                            WebhookDelivery.locked_until < now,
+                        ),
+                    )
+                    .values(locked_until=now + timedelta(seconds=LEASE_S))
+                )
+                if res.rowcount:  # type: ignore[attr-defined]
+                    claimed.append((delivery.id, delivery.payload, delivery.attempts, hook))
+        if claimed:
+            await asyncio.gather(*(self._deliver(*c) for c in claimed))
+        return len(claimed)
+
+    async def _deliver(
+        self, delivery_id: str, payload: dict[str, Any], attempts: int, hook: Webhook
+    ) -> None:
+        assert self._client is not None
+        body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+        ts = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "readloom-webhooks/1",
+            "webhook-id": delivery_id,
+            "webhook-timestamp": str(ts),
+            "webhook-signature": sign(hook.secret, delivery_id, ts, body),
+        }
+        status: int | None = None
+        error: str | None = None
+        try:
+            resp = await self._client.post(hook.url, content=body, headers=headers)
+            status = resp.status_code
+            ok = 200 <= status < 300
+            if not ok:
+                error = f"http_{status}"
+        except httpx.HTTPError as exc:
+            ok, error = False, type(exc).__name__
+        attempts += 1
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_status_code": status,
+            "last_error": error,
+            "locked_until": None,
+        }
+        if ok:
+            values.update(status="delivered", delivered_at=utcnow())
+        elif attempts >= self.config.webhook_max_attempts:
+            values.update(status="failed")
+        else:
+            values["next_attempt_at"] = utcnow() + timedelta(seconds=self.backoff(attempts))
+        async with self.db.writer() as s:
+            await s.execute(
+                update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values)
+            )
+        log.info(
+            "webhook_attempt delivery=%s attempts=%d ok=%s status=%s",
+            delivery_id, attempts, ok, status,
+        )  # fmt: skip
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential with full jitter in the upper half: base·2^(n-1), capped."""
+        base = min(
+            self.config.webhook_backoff_max_s,
+            self.config.webhook_backoff_base_s * 2 ** (attempts - 1),
+        )
+        return base / 2 + random.random() * base / 2

@@ -1,0 +1,184 @@
+"""Passages: ingest (JSON, JSON lines or plain text), list, read.
+
+Shipped passages are visible to every tenant; a passage a tenant ingests is visible
+to that tenant only, and its id cannot be taken over by another tenant.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
+
+from readloom.api import idempotency
+from readloom.api.auth import Principal, ensure_tenant
+from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
+from readloom.api.idempotency import IdempotencyKey
+from readloom.api.problems import Conflict, UnsupportedMediaType
+from readloom.api.schemas import (
+    Identifier,
+    IngestOut,
+    PassageBody,
+    PassageList,
+    PassageOut,
+    PassagesIn,
+    PassageSummary,
+)
+from readloom.errors import InputError, NotFound
+from readloom.retrieval.models import Genre, Passage
+from readloom.storage.models import TenantPassage
+
+router = APIRouter(prefix="/v1/passages", tags=["passages"])
+
+Curator = Annotated[Principal, allow("teacher", "partner", "admin")]
+_JSONL = ("application/x-ndjson", "application/jsonl", "application/json-lines")
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/PassagesIn"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/plain": {"schema": {"type": "string", "minLength": 1}},
+        },
+    }
+}  # fmt: skip
+
+
+def _errors(exc: ValidationError, where: str) -> InputError:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ()))
+    return InputError(f"{where}{'.' + loc if loc else ''}: {first.get('msg', 'invalid')}")
+
+
+def _parse(
+    content_type: str, raw: bytes, *, passage_id: str | None, title: str | None,
+    grade: int | None, genre: str,
+) -> list[PassageBody]:  # fmt: skip
+    ctype = content_type.split(";")[0].strip().lower()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError("body: must be UTF-8 text") from exc
+    if ctype == "application/json":
+        try:
+            return PassagesIn.model_validate_json(raw).passages
+        except ValidationError as exc:
+            raise _errors(exc, "body") from exc
+    if ctype in _JSONL:
+        out = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                out.append(PassageBody.model_validate_json(line))
+            except ValidationError as exc:
+                raise _errors(exc, f"line {n}") from exc
+        if not out:
+            raise InputError("body: no passages in the JSON lines")
+        return out
+    if ctype == "text/plain":
+        if not (passage_id and title and grade):
+            raise InputError("query: passage_id, title and grade are required for text/plain")
+        try:
+            return [
+                PassageBody(
+                    passage_id=passage_id, title=title, grade=grade, text=text,
+                    genre=TypeAdapter(Genre).validate_python(genre),
+                )
+            ]  # fmt: skip
+        except ValidationError as exc:
+            raise _errors(exc, "body") from exc
+    raise UnsupportedMediaType(
+        "send application/json, application/x-ndjson or text/plain",
+    )
+
+
+@router.post("", status_code=201, response_model=IngestOut, openapi_extra=_BODY_DOC)
+async def ingest_passages(
+    request: Request,
+    principal: Curator,
+    rt: RuntimeDep,
+    service: ServiceDep,
+    idempotency_key: IdempotencyKey = None,
+    passage_id: Annotated[Identifier | None, Query()] = None,
+    title: Annotated[str | None, Query(max_length=300)] = None,
+    grade: Annotated[int | None, Query(ge=1, le=12)] = None,
+    genre: Annotated[str, Query(max_length=20)] = "other",
+) -> Any:
+    """Add passages to the tenant's library (embedded and indexed for retrieval)."""
+    raw = await request.body()
+    bodies = _parse(
+        request.headers.get("content-type", "application/json"), raw,
+        passage_id=passage_id, title=title, grade=grade, genre=genre,
+    )  # fmt: skip
+    ids = [b.passage_id for b in bodies]
+    if len(set(ids)) != len(ids):
+        raise InputError("body: passage ids must be unique within one upload")
+    store = service.services.store
+
+    async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
+        async with rt.db.reader() as s:
+            owners = {
+                r.passage_id: r.tenant_id
+                for r in (
+                    await s.execute(select(TenantPassage).where(TenantPassage.passage_id.in_(ids)))
+                ).scalars()
+            }
+        for pid in ids:
+            owner = owners.get(pid)
+            taken = owner not in (None, principal.tenant) or (
+                owner is None and await anyio.to_thread.run_sync(_exists, store, pid)
+            )
+            if taken:
+                raise Conflict(f"passage id {pid!r} is taken: choose another id")
+        passages = [Passage(**b.model_dump()) for b in bodies]
+        await anyio.to_thread.run_sync(store.ingest_passages, passages)
+        out = IngestOut(passage_ids=ids).model_dump(mode="json")
+        async with rt.db.writer() as s:
+            await ensure_tenant(s, principal.tenant)
+            for pid in ids:
+                if pid not in owners:
+                    s.add(TenantPassage(passage_id=pid, tenant_id=principal.tenant))
+            await idempotency.complete(s, claim, 201, out)
+        return 201, out
+
+    return await idempotency.run_once(rt, principal, request, idempotency_key, work)
+
+
+def _exists(store: Any, passage_id: str) -> bool:
+    try:
+        store.get(passage_id)
+    except NotFound:
+        return False
+    return True
+
+
+@router.get("", response_model=PassageList)
+async def list_passages(
+    scope: ScopeDep,
+    service: ServiceDep,
+    grade: Annotated[int | None, Query(ge=1, le=12)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> PassageList:
+    passages = await anyio.to_thread.run_sync(service.services.store.list)
+    hidden = await scope.hidden_passages([p.passage_id for p in passages])
+    items = [
+        PassageSummary(
+            passage_id=p.passage_id, title=p.title, grade=p.grade, genre=p.genre, source=p.source
+        )
+        for p in passages
+        if p.passage_id not in hidden and (grade is None or p.grade == grade)
+    ]
+    return PassageList(items=items[:limit])
+
+
+@router.get("/{passage_id}", response_model=PassageOut)
+async def get_passage(passage_id: str, scope: ScopeDep, service: ServiceDep) -> PassageOut:
+    if not await scope.passage_visible(passage_id):
+        raise NotFound(f"no passage {passage_id!r}")
+    p = await anyio.to_thread.run_sync(service.services.store.get, passage_id)
+    return PassageOut(**json.loads(p.model_dump_json()))

@@ -1,0 +1,92 @@
+"""Teacher question generation: answered at once for a few, a job to poll for many."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+
+from readloom.api import idempotency
+from readloom.api.auth import Principal, ensure_tenant
+from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
+from readloom.api.idempotency import IdempotencyKey
+from readloom.api.schemas import QuestionJobOut, QuestionsIn, QuestionsOut
+from readloom.errors import InputError, NotFound
+from readloom.storage.models import QuestionJob, new_id
+
+router = APIRouter(prefix="/v1", tags=["questions"])
+
+Teacher = Annotated[Principal, allow("teacher", "partner", "admin")]
+
+
+def _job_out(job: QuestionJob) -> QuestionJobOut:
+    return QuestionJobOut(
+        id=job.id, status=job.status, count=int((job.request or {}).get("count") or 0),  # type: ignore[arg-type]
+        created_at=job.created_at, updated_at=job.updated_at,
+        result=QuestionsOut.model_validate(job.result) if job.result else None, error=job.error,
+    )  # fmt: skip
+
+
+@router.post(
+    "/questions",
+    response_model=QuestionsOut,
+    responses={202: {"model": QuestionJobOut, "description": "A job was created; poll it"}},
+)
+async def generate_questions(
+    body: QuestionsIn,
+    request: Request,
+    principal: Teacher,
+    scope: ScopeDep,
+    rt: RuntimeDep,
+    service: ServiceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Comprehension questions for a passage id or posted text. Up to 10 are answered
+    at once; more create a job (202, ``Location`` of the job to poll)."""
+    if (body.passage_id is None) == (body.text is None):
+        raise InputError("body: give exactly one of passage_id or text")
+    if body.passage_id is not None and not await scope.passage_visible(body.passage_id):
+        raise NotFound(f"no passage {body.passage_id!r}")
+    request_args = body.model_dump(exclude_none=True)
+
+    async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
+        if body.count <= rt.config.sync_question_limit:
+            res = await service.generate_questions(
+                **request_args, tenant=principal.tenant, role="teacher"
+            )
+            out = QuestionsOut.model_validate(res.model_dump(mode="json")).model_dump(mode="json")
+            async with rt.db.writer() as s:
+                await ensure_tenant(s, principal.tenant)
+                await idempotency.complete(s, claim, 200, out)
+            return 200, out
+        job = QuestionJob(
+            id=new_id("job"), tenant_id=principal.tenant, requested_by=principal.subject,
+            request=request_args, status="queued",
+        )  # fmt: skip
+        async with rt.db.writer() as s:
+            await ensure_tenant(s, principal.tenant)
+            s.add(job)
+            await s.flush()
+            out = _job_out(job).model_dump(mode="json")
+            await idempotency.complete(s, claim, 202, out)
+        assert rt.jobs is not None
+        rt.jobs.submit(job.id)
+        return 202, out
+
+    resp = await idempotency.run_once(rt, principal, request, idempotency_key, work)
+    if resp.status_code == 202:
+        import json
+
+        resp.headers["Location"] = f"/v1/question-jobs/{json.loads(resp.body)['id']}"
+    return resp
+
+
+@router.get("/question-jobs/{job_id}", response_model=QuestionJobOut)
+async def get_question_job(job_id: str, principal: Teacher, rt: RuntimeDep) -> QuestionJobOut:
+    async with rt.db.reader() as s:
+        job = await s.get(QuestionJob, job_id)
+    if job is None or job.tenant_id != principal.tenant:
+        raise NotFound(f"no question job {job_id!r}")
+    if principal.role == "teacher" and job.requested_by != principal.subject:
+        raise NotFound(f"no question job {job_id!r}")
+    return _job_out(job)

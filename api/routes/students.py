@@ -1,0 +1,310 @@
+"""Students: roster view, mastery per skill, next step, LMS-graded responses, and the
+FERPA rights (export everything held about a student; delete it all)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import delete, select
+
+from readloom.api import idempotency, learner, outbox, xapi
+from readloom.api.auth import Principal, ensure_tenant
+from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
+from readloom.api.idempotency import IdempotencyKey
+from readloom.api.schemas import (
+    GradedResponseIn,
+    GradedResponseList,
+    GradedResponseOut,
+    MasteryOut,
+    Pseudonym,
+    RecommendationOut,
+    StudentList,
+    StudentOut,
+)
+from readloom.api.tutoring import reidentify
+from readloom.errors import NotFound
+from readloom.storage.checkpoints import delete_threads
+from readloom.storage.models import (
+    Classroom,
+    ClassStudent,
+    GradedResponse,
+    IdempotencyRecord,
+    Message,
+    Student,
+    TenantPassage,
+    TutoringSession,
+    WebhookDelivery,
+    XapiStatement,
+    new_id,
+    utcnow,
+)
+
+router = APIRouter(prefix="/v1/students", tags=["students"])
+
+Integrator = Annotated[Principal, allow("partner", "admin")]
+
+
+def _graded_out(g: GradedResponse, p: float | None = None) -> GradedResponseOut:
+    return GradedResponseOut(
+        id=g.id, student_id=g.student_id, skill=g.skill, correct=g.correct, score=g.score,
+        item_id=g.item_id, occurred_at=g.occurred_at, p_mastery=p,
+    )  # fmt: skip
+
+
+@router.get("", response_model=StudentList)
+async def list_students(
+    scope: ScopeDep, rt: RuntimeDep, limit: Annotated[int, Query(ge=1, le=5000)] = 1000
+) -> StudentList:
+    """The students the caller may see (a teacher: their classes')."""
+    stmt = scope.scoped(select(Student), Student.tenant_id, Student.id).order_by(Student.id)
+    async with rt.db.reader() as s:
+        rows = (await s.execute(stmt.limit(limit))).scalars().all()
+    return StudentList(
+        items=[StudentOut(id=r.id, grade=r.grade, created_at=r.created_at) for r in rows]
+    )
+
+
+@router.get("/{student_id}/mastery", response_model=MasteryOut)
+async def get_mastery(student_id: str, scope: ScopeDep, service: ServiceDep) -> MasteryOut:
+    """Estimated probability of mastery per reading skill (BKT)."""
+    await scope.student(student_id)
+    skills = await learner.mastery(service, scope.tenant, student_id)
+    return MasteryOut(student_id=student_id, skills=skills)
+
+
+@router.get("/{student_id}/recommendation", response_model=RecommendationOut)
+async def get_recommendation(
+    student_id: str,
+    scope: ScopeDep,
+    service: ServiceDep,
+    grade: Annotated[int | None, Query(ge=1, le=12)] = None,
+) -> RecommendationOut:
+    """The next skill to practise and a passage for it (mastery + prerequisite graph)."""
+    await scope.student(student_id)
+    if grade is None:
+        async with scope.rt.db.reader() as s:
+            row = await s.get(Student, (scope.tenant, student_id))
+        grade = row.grade if row is not None and row.grade else 5
+    async with scope.rt.db.reader() as s:
+        hidden = set(
+            (
+                await s.execute(
+                    select(TenantPassage.passage_id).where(TenantPassage.tenant_id != scope.tenant)
+                )
+            ).scalars()
+        )
+    return await learner.recommend(service, scope.tenant, student_id, grade=grade, hidden=hidden)
+
+
+@router.post("/{student_id}/graded-responses", status_code=201, response_model=GradedResponseOut)
+async def post_graded_response(
+    student_id: Pseudonym,
+    body: GradedResponseIn,
+    request: Request,
+    principal: Integrator,
+    rt: RuntimeDep,
+    service: ServiceDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """A quiz result from the LMS; it updates the student's mastery of the skill."""
+    learner.check_skill(service, body.skill)
+
+    async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
+        p = await learner.record(service, principal.tenant, student_id, body.skill, body.correct)
+        async with rt.db.writer() as s:
+            await ensure_tenant(s, principal.tenant)
+            if await s.get(Student, (principal.tenant, student_id)) is None:
+                s.add(Student(tenant_id=principal.tenant, id=student_id))
+            g = GradedResponse(
+                id=new_id("grd"), tenant_id=principal.tenant, student_id=student_id,
+                skill=body.skill, correct=body.correct, score=body.score, item_id=body.item_id,
+                occurred_at=body.occurred_at or utcnow(),
+            )  # fmt: skip
+            s.add(g)
+            await s.flush()
+            out = _graded_out(g, p).model_dump(mode="json")
+            result: dict[str, Any] = {"success": body.correct}
+            if body.score is not None:
+                result["score"] = {"scaled": body.score}
+            await xapi.record(
+                s, tenant=principal.tenant, student_id=student_id, verb="answered",
+                object_kind="skill", object_id=body.skill, result=result,
+            )  # fmt: skip
+            await outbox.enqueue(
+                s, tenant=principal.tenant, event_type="mastery.updated", student_id=student_id,
+                data={"student_id": student_id, "skill": body.skill, "p_mastery": p},
+            )  # fmt: skip
+            await idempotency.complete(s, claim, 201, out)
+        if rt.outbox:
+            rt.outbox.nudge()
+        return 201, out
+
+    return await idempotency.run_once(
+        rt, principal, request, idempotency_key, work, student_id=student_id
+    )
+
+
+@router.get("/{student_id}/graded-responses", response_model=GradedResponseList)
+async def list_graded_responses(
+    student_id: str, scope: ScopeDep, rt: RuntimeDep
+) -> GradedResponseList:
+    await scope.student(student_id)
+    async with rt.db.reader() as s:
+        rows = (
+            (
+                await s.execute(
+                    select(GradedResponse)
+                    .where(
+                        GradedResponse.tenant_id == scope.tenant,
+                        GradedResponse.student_id == student_id,
+                    )
+                    .order_by(GradedResponse.occurred_at)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return GradedResponseList(items=[_graded_out(g) for g in rows])
+
+
+async def _session_ids(rt: Any, tenant: str, student_id: str) -> list[str]:
+    async with rt.db.reader() as s:
+        return list(
+            (
+                await s.execute(
+                    select(TutoringSession.id).where(
+                        TutoringSession.tenant_id == tenant,
+                        TutoringSession.student_id == student_id,
+                    )
+                )
+            ).scalars()
+        )
+
+
+@router.get("/{student_id}/export")
+async def export_student(
+    student_id: str, principal: Integrator, rt: RuntimeDep, service: ServiceDep
+) -> dict[str, Any]:
+    """FERPA: everything readloom holds about the student, as JSON."""
+    tenant = principal.tenant
+    async with rt.db.reader() as s:
+        student = await s.get(Student, (tenant, student_id))
+        sessions = (
+            (
+                await s.execute(
+                    select(TutoringSession).where(
+                        TutoringSession.tenant_id == tenant,
+                        TutoringSession.student_id == student_id,
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if student is None and not sessions:
+            raise NotFound(f"no student {student_id!r}")
+        classes = (
+            await s.execute(
+                select(Classroom.id, Classroom.name)
+                .join(ClassStudent, ClassStudent.class_id == Classroom.id)
+                .where(Classroom.tenant_id == tenant, ClassStudent.student_id == student_id)
+            )
+        ).all()
+        messages = {
+            sid: (
+                await s.execute(
+                    select(Message).where(Message.session_id == sid).order_by(Message.seq)
+                )
+            )
+            .scalars()
+            .all()
+            for sid in [x.id for x in sessions]
+        }
+        graded = (
+            (
+                await s.execute(
+                    select(GradedResponse).where(
+                        GradedResponse.tenant_id == tenant, GradedResponse.student_id == student_id
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        statements = (
+            (
+                await s.execute(
+                    select(XapiStatement.statement).where(
+                        XapiStatement.tenant_id == tenant, XapiStatement.student_id == student_id
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    out_sessions = []
+    for x in sessions:
+        out_sessions.append(
+            {
+                "id": x.id, "grade": x.grade, "passage_id": x.passage_id,
+                "created_at": x.created_at.isoformat(),
+                "messages": [
+                    {
+                        "seq": m.seq, "created_at": m.created_at.isoformat(),
+                        "text": await reidentify(service, m.text, x.id),
+                        "reply": await reidentify(service, m.reply, x.id),
+                        "move": (m.meta or {}).get("move"),
+                    }
+                    for m in messages[x.id]
+                ],
+            }
+        )  # fmt: skip
+    return {
+        "student": {
+            "id": student_id, "tenant": tenant,
+            "grade": student.grade if student else None,
+            "created_at": student.created_at.isoformat() if student else None,
+        },
+        "classes": [{"id": c.id, "name": c.name} for c in classes],
+        "sessions": out_sessions,
+        "graded_responses": [_graded_out(g).model_dump(mode="json") for g in graded],
+        "mastery": [m.model_dump() for m in await learner.mastery(service, tenant, student_id)],
+        "alerts": await learner.alerts_for_export(service, tenant, [x.id for x in sessions]),
+        "xapi_statements": list(statements),
+        "exported_at": utcnow().isoformat(),
+    }  # fmt: skip
+
+
+@router.delete("/{student_id}")
+async def delete_student(
+    student_id: str, principal: Integrator, rt: RuntimeDep, service: ServiceDep
+) -> dict[str, Any]:
+    """FERPA: delete every record of the student — rows, pseudonym vault entries, mastery,
+    alerts and the checkpoints of their sessions."""
+    tenant = principal.tenant
+    session_ids = await _session_ids(rt, tenant, student_id)
+    async with rt.db.reader() as s:
+        known = await s.get(Student, (tenant, student_id)) is not None
+    if not known and not session_ids:
+        raise NotFound(f"no student {student_id!r}")
+    counts: dict[str, int] = {"sessions": len(session_ids)}
+    # Outside stores first: if one fails, the rows still point at what is left to delete.
+    if rt.checkpointer is not None:
+        await delete_threads(rt.checkpointer, session_ids)
+    counts.update(await learner.forget(service, tenant, student_id, session_ids))
+    async with rt.db.writer() as s:
+        for model, where in (
+            (Message, Message.session_id.in_(session_ids)),
+            (TutoringSession, TutoringSession.id.in_(session_ids)),
+            (GradedResponse, (GradedResponse.tenant_id == tenant) & (GradedResponse.student_id == student_id)),
+            (XapiStatement, (XapiStatement.tenant_id == tenant) & (XapiStatement.student_id == student_id)),
+            (IdempotencyRecord, (IdempotencyRecord.tenant_id == tenant) & (IdempotencyRecord.student_id == student_id)),
+            (WebhookDelivery, (WebhookDelivery.tenant_id == tenant) & (WebhookDelivery.student_id == student_id)),
+            (ClassStudent, (ClassStudent.student_id == student_id)
+             & ClassStudent.class_id.in_(select(Classroom.id).where(Classroom.tenant_id == tenant))),
+            (Student, (Student.tenant_id == tenant) & (Student.id == student_id)),
+        ):  # fmt: skip
+            res = await s.execute(delete(model).where(where))
+            counts[model.__tablename__] = int(res.rowcount or 0)  # type: ignore[attr-defined]
+    return {"student_id": student_id, "deleted": counts}

@@ -1,0 +1,43 @@
+"""What the app builds once at start-up and shares across requests."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from readloom.api.auth import KeyCache, RateLimiter
+from readloom.api.config import ApiConfig
+from readloom.settings import Settings
+from readloom.storage.db import Database
+
+if TYPE_CHECKING:
+    from readloom.api.jobs import QuestionJobRunner
+    from readloom.api.outbox import OutboxWorker
+    from readloom.service import Readloom
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: ApiConfig
+    db: Database
+    keys: KeyCache
+    limiter: RateLimiter
+    service: Readloom | None = None
+    checkpointer: Any = None
+    outbox: OutboxWorker | None = None
+    jobs: QuestionJobRunner | None = None
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    ready: bool = False
+    load_error: str | None = None
+    loader: Any = None
+
+    def require_service(self) -> Readloom:
+        from readloom.api.problems import Unavailable
+
+        if self.load_error:
+            raise Unavailable(f"the tutoring service failed to load ({self.load_error})")
+        if self.service is None or not self.ready:
+            raise Unavailable("the tutoring service is starting; retry shortly")
+        return self.service

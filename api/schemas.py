@@ -1,0 +1,399 @@
+"""Request (``XIn``) and response (``XOut``) bodies; separate types, so nothing internal
+(key hashes, webhook secrets after creation, pseudonym maps) can leak into a response."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    UrlConstraints,
+)
+
+from readloom.api.outbox import EVENT_TYPES
+from readloom.retrieval.models import Genre
+from readloom.state import QuestionType
+
+Pseudonym = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"),
+    Field(
+        description="The partner's pseudonymous id (letters, digits, . _ : -), never a name "
+        "or an e-mail address",
+        examples=["stu-4821"],
+    ),
+]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")]
+Role = Literal["student", "teacher", "partner", "admin"]
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+GradeLevel = Annotated[int, Field(ge=1, le=12, description="School grade, 1-12")]
+
+
+def _fits(limit: int) -> Any:
+    """A URL whose normalised form (e.g. a trailing slash added) still fits its column."""
+
+    def check(url: HttpUrl) -> HttpUrl:
+        if len(str(url)) > limit:
+            raise ValueError(f"URL should have at most {limit} characters")
+        return url
+
+    return check
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+# --- keys and tenant -------------------------------------------------------------------
+
+
+class KeyIn(In):
+    role: Role
+    subject: Pseudonym | None = Field(None, description="Required for student and teacher keys")
+
+
+class KeyOut(BaseModel):
+    id: str
+    prefix: str
+    role: Role
+    subject: str | None
+    created_at: datetime
+    revoked: bool
+
+
+class KeyCreatedOut(KeyOut):
+    key: str = Field(description="The secret key: shown once, store it now")
+
+
+class KeyList(BaseModel):
+    items: list[KeyOut]
+
+
+class TenantIn(In):
+    home_page: Annotated[HttpUrl, UrlConstraints(max_length=500), AfterValidator(_fits(500))] = (
+        Field(description="xAPI account homePage of the tenant's LMS")
+    )
+
+
+class TenantOut(BaseModel):
+    id: str
+    home_page: str
+    created_at: datetime
+
+
+# --- rosters ---------------------------------------------------------------------------
+
+
+class ClassIn(In):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    teacher_ids: list[Pseudonym] = Field(default_factory=list, max_length=100)
+    student_ids: list[Pseudonym] = Field(default_factory=list, max_length=1000)
+
+
+class ClassOut(BaseModel):
+    id: str
+    name: str
+    teacher_ids: list[str]
+    student_ids: list[str]
+    created_at: datetime
+
+
+class ClassList(BaseModel):
+    items: list[ClassOut]
+
+
+# --- tutoring sessions -----------------------------------------------------------------
+
+
+class SessionIn(In):
+    student_id: Pseudonym | None = Field(
+        None, description="Defaults to the calling student's own id"
+    )
+    grade: GradeLevel
+    passage_id: Identifier
+
+
+class SessionOut(BaseModel):
+    id: str
+    student_id: str
+    grade: int
+    passage_id: str | None
+    created_at: datetime
+    message_count: int = 0
+
+
+class SessionList(BaseModel):
+    items: list[SessionOut]
+
+
+class MessageIn(In):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="The student's message (redacted before any model sees it)"
+    )
+
+
+class QuestionOut(BaseModel):
+    question: str
+    type: str
+    answer: str | None = Field(default=None, description="withheld from students")
+    evidence: str | None = Field(default=None, description="withheld from students")
+    skill: str
+
+
+class MessageOut(BaseModel):
+    session_id: str
+    seq: int
+    reply: str
+    blocked: bool = False
+    block_reason: str | None = None
+    move: str | None = None
+    intervention: dict[str, Any] | None = None
+    grade_result: dict[str, Any] | None = None
+    current_question: QuestionOut | None = None
+    provider: str | None = None
+    model: str | None = None
+    created_at: datetime
+
+
+class HistoryItem(BaseModel):
+    seq: int
+    text: str
+    reply: str
+    move: str | None = None
+    blocked: bool = False
+    created_at: datetime
+
+
+class HistoryOut(BaseModel):
+    session_id: str
+    items: list[HistoryItem]
+
+
+# --- questions -------------------------------------------------------------------------
+
+
+class QuestionsIn(In):
+    passage_id: Identifier | None = None
+    text: Annotated[str, StringConstraints(min_length=1, max_length=20_000)] | None = Field(
+        None, description="Passage text to generate from (instead of a passage_id)"
+    )
+    title: Annotated[str, StringConstraints(max_length=200)] | None = None
+    count: int = Field(5, ge=1, le=50)
+    grade: GradeLevel | None = None
+    types: list[QuestionType] | None = Field(None, max_length=8)
+
+
+class QuestionsOut(BaseModel):
+    passage_id: str
+    questions: list[QuestionOut]
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+
+class QuestionJobOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    count: int
+    created_at: datetime
+    updated_at: datetime
+    result: QuestionsOut | None = None
+    error: str | None = None
+
+
+# --- passages --------------------------------------------------------------------------
+
+
+class PassageBody(In):
+    passage_id: Identifier
+    title: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+    grade: GradeLevel
+    genre: Genre = "fiction"
+    topics: list[Annotated[str, StringConstraints(max_length=100)]] = Field(
+        default_factory=list, max_length=50
+    )
+    characters: list[Annotated[str, StringConstraints(max_length=100)]] = Field(
+        default_factory=list, max_length=100
+    )
+    source: Annotated[str, StringConstraints(max_length=300)] = "partner"
+
+
+class PassagesIn(In):
+    passages: list[PassageBody] = Field(min_length=1, max_length=500)
+
+
+class PassageSummary(BaseModel):
+    passage_id: str
+    title: str
+    grade: int
+    genre: str
+    source: str
+
+
+class PassageOut(PassageSummary):
+    text: str
+    topics: list[str]
+    characters: list[str]
+
+
+class PassageList(BaseModel):
+    items: list[PassageSummary]
+
+
+class IngestOut(BaseModel):
+    passage_ids: list[str]
+
+
+# --- students --------------------------------------------------------------------------
+
+
+class StudentOut(BaseModel):
+    id: str
+    grade: int | None
+    created_at: datetime
+
+
+class StudentList(BaseModel):
+    items: list[StudentOut]
+
+
+class SkillMastery(BaseModel):
+    skill: str
+    p_mastery: float = Field(ge=0, le=1)
+    attempts: int = 0
+    mastered: bool = False
+
+
+class MasteryOut(BaseModel):
+    student_id: str
+    skills: list[SkillMastery]
+
+
+class RecommendationOut(BaseModel):
+    student_id: str
+    kind: Literal["continue", "new", "review"]
+    skill_id: str
+    skill_name: str
+    strand: str
+    mastery: float | None = Field(description="Current P(mastered); null if never practised")
+    passage_id: str | None = None
+    passage_title: str | None = None
+    passage_grade: int | None = None
+    reason: str = Field(description="One line for the teacher")
+    alternatives: list[str] = Field(default_factory=list)
+
+
+class GradedResponseIn(In):
+    skill: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+    correct: bool
+    score: float | None = Field(None, ge=0, le=1)
+    item_id: Identifier | None = None
+    occurred_at: datetime | None = None
+
+
+class GradedResponseOut(BaseModel):
+    id: str
+    student_id: str
+    skill: str
+    correct: bool
+    score: float | None
+    item_id: str | None
+    occurred_at: datetime
+    p_mastery: float | None = None
+
+
+class GradedResponseList(BaseModel):
+    items: list[GradedResponseOut]
+
+
+# --- alerts ----------------------------------------------------------------------------
+
+
+class AlertOut(BaseModel):
+    id: str
+    student_id: str | None
+    session_id: str
+    kind: str = Field(description="e.g. self_harm, abuse, repeated_frustration")
+    severity: Literal["low", "medium", "high", "critical"]
+    confidence: float
+    repeats: int = 0
+    status: Literal["open", "review", "acknowledged"]
+    created_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+
+
+class AlertList(BaseModel):
+    items: list[AlertOut]
+
+
+# --- webhooks and xAPI -----------------------------------------------------------------
+
+
+class WebhookIn(In):
+    url: Annotated[HttpUrl, UrlConstraints(max_length=2000), AfterValidator(_fits(2000))]
+    events: list[EventType] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Event types to send; empty means all"
+    )
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(description="Signing secret (Standard Webhooks `whsec_…`): shown once")
+
+
+class WebhookList(BaseModel):
+    items: list[WebhookOut]
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event_type: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryOut]
+
+
+class StatementsOut(BaseModel):
+    statements: list[dict[str, Any]]
+    more: str | None = None
+
+
+# --- health ----------------------------------------------------------------------------
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,156 @@
+"""Students: mastery, recommendations, LMS-graded responses, and the FERPA rights."""
+
+from __future__ import annotations
+
+import asyncio
+
+from apitest_support import World, assert_problem
+from sqlalchemy import func, select
+
+from readloom.storage.checkpoints import open_checkpointer
+from readloom.storage.db import Database
+from readloom.storage.models import (
+    GradedResponse,
+    IdempotencyRecord,
+    Message,
+    Student,
+    TutoringSession,
+    XapiStatement,
+)
+from readloom.tools.prerequisites import SkillGraph
+
+
+def _skill(w: World) -> str:
+    return SkillGraph.load(w.server.settings.skills_path).skills[0].id
+
+
+def _p(w: World, client, student: str, skill: str) -> float:
+    skills = {
+        s["skill"]: s["p_mastery"]
+        for s in client.get(f"/v1/students/{student}/mastery").json()["skills"]
+    }
+    return skills.get(skill, 0.0)
+
+
+def test_graded_responses_update_mastery(world: World) -> None:
+    skill = _skill(world)
+    before = _p(world, world.teacher, "s1", skill)
+    for _ in range(3):
+        r = world.partner.post(
+            "/v1/students/s1/graded-responses",
+            json={"skill": skill, "correct": True, "score": 1.0, "item_id": "quiz-7.q1"},
+        )
+        assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["student_id"] == "s1" and out["skill"] == skill
+    after = _p(world, world.teacher, "s1", skill)
+    assert after > before
+    assert out["p_mastery"] is None or abs(out["p_mastery"] - after) < 1e-6
+    listed = world.teacher.get("/v1/students/s1/graded-responses").json()["items"]
+    assert len(listed) == 3 and all(g["item_id"] == "quiz-7.q1" for g in listed)
+    # mastery is per tenant: the same pseudonym elsewhere knows nothing of it
+    assert _p(world, world.stranger, "s1", skill) == 0.0
+
+
+def test_graded_response_for_unknown_skill_is_404(world: World) -> None:
+    r = world.partner.post(
+        "/v1/students/s1/graded-responses", json={"skill": "no-such-skill", "correct": True}
+    )
+    assert_problem(r, 404)
+
+
+def test_recommendation_names_a_skill(world: World) -> None:
+    r = world.teacher.get("/v1/students/s1/recommendation?grade=4")
+    assert r.status_code == 200, r.text
+    rec = r.json()
+    assert rec["student_id"] == "s1"
+    assert rec["kind"] in ("continue", "new", "review")
+    assert rec["skill_id"] in {
+        s.id for s in SkillGraph.load(world.server.settings.skills_path).skills
+    }
+    assert rec["reason"]
+
+
+def _counts(w: World, student: str) -> dict[str, int]:
+    async def run() -> dict[str, int]:
+        db = Database(w.server.settings)
+        try:
+            async with db.reader() as s:
+                out = {}
+                for name, model, col in (
+                    ("students", Student, Student.id),
+                    ("sessions", TutoringSession, TutoringSession.student_id),
+                    ("graded", GradedResponse, GradedResponse.student_id),
+                    ("xapi", XapiStatement, XapiStatement.student_id),
+                    ("idempotency", IdempotencyRecord, IdempotencyRecord.student_id),
+                ):
+                    q = (
+                        select(func.count())
+                        .select_from(model)
+                        .where(col == student, model.tenant_id == w.tenant)
+                    )
+                    out[name] = (await s.execute(q)).scalar_one()
+                sids = select(TutoringSession.id).where(
+                    TutoringSession.student_id == student, TutoringSession.tenant_id == w.tenant
+                )
+                out["messages"] = (
+                    await s.execute(
+                        select(func.count())
+                        .select_from(Message)
+                        .where(Message.session_id.in_(sids))
+                    )
+                ).scalar_one()
+                return out
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def _checkpoint_turns(w: World, session_id: str) -> int:
+    async def run() -> int:
+        async with open_checkpointer(w.server.settings) as saver:
+            tup = await saver.aget_tuple({"configurable": {"thread_id": session_id}})
+            return 0 if tup is None else 1
+
+    return asyncio.run(run())
+
+
+def test_export_then_delete_everything_about_a_student(world: World) -> None:
+    skill = _skill(world)
+    sid = world.partner.post(
+        "/v1/sessions", json={"student_id": "s1", "grade": 4, "passage_id": world.passage_id}
+    ).json()["id"]
+    text = "My name is Jamal Carter. I think the girl is brave."
+    r = world.student.post(
+        f"/v1/sessions/{sid}/messages", json={"text": text}, headers={"Idempotency-Key": "e1"}
+    )
+    assert r.status_code == 200, r.text
+    world.partner.post("/v1/students/s1/graded-responses", json={"skill": skill, "correct": False})
+
+    export = world.partner.get("/v1/students/s1/export")
+    assert export.status_code == 200, export.text
+    data = export.json()
+    assert data["student"]["id"] == "s1"
+    assert [c["id"] for c in data["classes"]] == [world.class_id]
+    (session,) = data["sessions"]
+    assert session["id"] == sid and session["messages"][0]["text"] == text
+    assert len(data["graded_responses"]) == 1
+    assert data["xapi_statements"]
+    assert any(m["skill"] == skill for m in data["mastery"])
+
+    before = _counts(world, "s1")
+    assert before["messages"] == 1 and before["sessions"] == 1 and before["graded"] == 1
+    assert _checkpoint_turns(world, sid) == 1
+
+    r = world.partner.delete("/v1/students/s1")
+    assert r.status_code == 200, r.text
+    assert r.json()["deleted"]["tutoring_sessions"] == 1
+    assert _counts(world, "s1") == {k: 0 for k in before}
+    assert _checkpoint_turns(world, sid) == 0
+    assert _p(world, world.admin, "s1", skill) == 0.0
+    assert_problem(world.partner.get("/v1/students/s1/export"), 404)
+    assert_problem(world.partner.delete("/v1/students/s1"), 404)
+    assert_problem(world.admin.get(f"/v1/sessions/{sid}"), 404)
+    # s2, in the same class, is untouched
+    assert "s2" in {s["id"] for s in world.teacher.get("/v1/students").json()["items"]}
