@@ -127,6 +127,8 @@ def nlp_configuration(model_name: str) -> dict:
 @lru_cache(maxsize=2)
 def get_analyzer(model_name: str) -> AnalyzerEngine:
     """Build Presidio's analyzer once per process (spaCy load is ~0.5 s)."""
+    # Presidio warns about every non-English recognizer it skips: noise in operators' logs.
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     provider = NlpEngineProvider(
         nlp_engines=(LeanSpacyNlpEngine,), nlp_configuration=nlp_configuration(model_name)
     )
