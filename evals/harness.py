@@ -201,9 +201,9 @@ def _provenance(
         "models_observed": observed,
         "judge": judge,
         "prompts": _safe(provenance.prompt_versions, {}),
-        "thresholds": {"path": str(tpath), "version": thresholds_version,
+        "thresholds": {"path": provenance.display_path(tpath), "version": thresholds_version,
                        "sha256": provenance.sha256_file(tpath.resolve())},
-        "data_path": str(ctx.data_path),
+        "data_path": provenance.display_path(ctx.data_path),
         "seed": ctx.seed,
     }  # fmt: skip
     if baseline is not None:

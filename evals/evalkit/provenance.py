@@ -56,6 +56,19 @@ def runtime_info() -> dict[str, str]:
     }
 
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def display_path(path: Path) -> str:
+    """A path as a reader of the report knows it: relative to the repository (datasets beside
+    it show as ``../shared/…``), so reports do not carry one machine's layout."""
+    path = Path(path).resolve()
+    for base, prefix in ((REPO_ROOT, ""), (REPO_ROOT.parent, "../")):
+        if path.is_relative_to(base):
+            return prefix + str(path.relative_to(base))
+    return str(path)
+
+
 @lru_cache(maxsize=256)
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
@@ -84,4 +97,6 @@ def dataset(
         digest = sha256_files([p.resolve() for p in chosen], path)
     else:
         digest = sha256_file(path)
-    return DatasetRef(name=name, path=str(path), sha256=digest, records=records, subset=subset)
+    return DatasetRef(
+        name=name, path=display_path(path), sha256=digest, records=records, subset=subset
+    )

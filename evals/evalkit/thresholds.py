@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.model import Metric, MetricRow, Summary, Threshold
+from evalkit.provenance import display_path
 
 EPS = 1e-9
 
@@ -69,7 +70,7 @@ def load_baseline(path: Path) -> Baseline:
         if isinstance(rec, dict)
     }
     return Baseline(
-        path=str(path), values=values, git_commit=prov.get("git_commit"),
+        path=display_path(path), values=values, git_commit=prov.get("git_commit"),
         providers=prov.get("effective_providers", prov.get("providers")), datasets=datasets,
     )  # fmt: skip
 
