@@ -126,12 +126,12 @@ class Readloom:
         passage_id = passage_id or known.get("passage_id")
         if not passage_id:
             raise InputError("a new tutoring session needs a passage (passage_id or a file)")
-        self.services.store.get(passage_id)  # NotFound for an unknown passage
+        passage = self.services.store.get(passage_id)  # NotFound for an unknown passage
         run_input: TurnInput = {
             "mode": "tutor",
             "session_id": session_id,
             "passage_id": passage_id,
-            "grade": grade or known.get("grade") or self.services.store.get(passage_id).grade,
+            "grade": grade or known.get("grade") or passage.grade,
         }
         context = TurnContext(raw_message=message, tenant=tenant, role=role, student_id=student_id)  # type: ignore[arg-type]
         with turn_span("tutor_turn", session_id=session_id, tenant=tenant, mode="tutor"):
