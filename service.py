@@ -39,6 +39,11 @@ class TurnResult(BaseModel):
     provider: str = "offline"
     model: str = ""
     provenance: dict[str, Any] = Field(default_factory=dict)
+    # The turn as the checkpoint holds it (redacted): what the API records, so it need
+    # not read the checkpoint back.
+    redacted_message: str = ""
+    redacted_reply: str | None = None
+    redacted_question: Question | None = None
 
 
 class QuestionsResult(BaseModel):
@@ -135,8 +140,9 @@ class Readloom:
         }
         context = TurnContext(raw_message=message, tenant=tenant, role=role, student_id=student_id)  # type: ignore[arg-type]
         with turn_span("tutor_turn", session_id=session_id, tenant=tenant, mode="tutor"):
-            state = await self.graph.ainvoke(run_input, config, context=context)
+            state = await self.graph.ainvoke(run_input, config, context=context, durability="exit")
         provenance = state.get("provenance") or {}
+        last = state.get("history", [])[-2:]
         return TurnResult(
             session_id=session_id,
             reply=self._reidentify(state.get("reply", ""), session_id),
@@ -149,6 +155,9 @@ class Readloom:
             provider=provenance.get("provider", "offline"),
             model=provenance.get("model", ""),
             provenance=provenance,
+            redacted_message=next((t.text for t in last if t.role == "student"), ""),
+            redacted_reply=next((t.text for t in last if t.role == "tutor"), None),
+            redacted_question=state.get("current_question"),
         )
 
     async def stream_turn(self, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
@@ -209,7 +218,7 @@ class Readloom:
         with turn_span(
             "generate_questions", session_id=session_id, tenant=tenant, mode="questions"
         ):
-            state = await self.graph.ainvoke(run_input, config, context=context)
+            state = await self.graph.ainvoke(run_input, config, context=context, durability="exit")
         if state.get("blocked"):
             raise InputError(
                 f"request refused by guardrails ({state.get('block_reason')})", status=403

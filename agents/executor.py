@@ -8,6 +8,7 @@ draft comprehension questions for the passage.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypedDict
 
@@ -141,13 +142,21 @@ async def _tutor_reply(
     return Draft(text=result.text, provenance=provenance, move=move)
 
 
-async def _retrieve(svc: Services, passage: Passage, query: str) -> list[dict]:
-    """Embedding the query is CPU-bound: run it off the event loop."""
+async def _retrieve(
+    svc: Services, passage: Passage, question: Question | None, message: str | None
+) -> list[dict]:
+    """Excerpts for the turn: words matched on the question and the student's message;
+    meaning matched on the question alone, whose vector is reused turn after turn (the
+    embedding is the costliest step of retrieval). Run off the event loop."""
+    query = " ".join(filter(None, [question and question.question, message])) or passage.title
     spans = await asyncio.to_thread(
-        svc.store.search,
-        query or passage.title,
-        k=svc.settings.retrieval_k,
-        passage_id=passage.passage_id,
+        functools.partial(
+            svc.store.search,
+            query,
+            k=svc.settings.retrieval_k,
+            passage_id=passage.passage_id,
+            dense_query=question.question if question else None,
+        )
     )
     return [s.model_dump() for s in spans]
 
@@ -183,9 +192,7 @@ async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> Execut
             attempts, hint_level = attempts + 1, min(MAX_HINT, hint_level + 1)
     elif move != "alternate_explanation" and plan.intent in ("help_request", "answer_demand"):
         hint_level = min(MAX_HINT, hint_level + 1)
-    spans = await _retrieve(
-        svc, passage, " ".join(filter(None, [question and question.question, state.get("message")]))
-    )
+    spans = await _retrieve(svc, passage, question, state.get("message"))
     if move == "ask_question" or question is None:
         return await _ask_next(svc, state, ctx, passage, update, spans)
     draft = await _tutor_reply(
@@ -228,7 +235,7 @@ async def _ask_next(
         student_id=ctx.student_id,
     )
     question = _next_question(svc, pool.questions, state.get("asked", []), ctx.student_id)
-    spans = await _retrieve(svc, passage, question.question) if question else spans
+    spans = await _retrieve(svc, passage, question, None) if question else spans
     draft = await _tutor_reply(
         svc,
         state,

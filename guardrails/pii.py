@@ -45,6 +45,7 @@ LABELS: dict[str, str] = {
     "US_DRIVER_LICENSE": "LICENSE",
     "IBAN_CODE": "IBAN",
 }
+FINDINGS_CACHE_SIZE = 8192  # distinct (text, allow-list) analyses kept per process
 NAME_LIKE = frozenset({"PERSON", "LOCATION", "ORGANIZATION"})
 NAME_TOKENS = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*")
 # Public help lines used in scripted safety replies are never personal data.
@@ -262,13 +263,32 @@ class PiiRedactor:
         self.score_threshold = score_threshold
         self._lock = threading.Lock()
         self._passage_cache: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._findings: OrderedDict[str, tuple[Finding, ...]] = OrderedDict()
+        self._findings_lock = threading.Lock()
 
     # --- analysis ----------------------------------------------------------------------
 
     def analyze(self, text: str, *, allow_list: frozenset[str] = frozenset()) -> list[Finding]:
-        """Personal data in ``text`` as non-overlapping findings (types and offsets only)."""
+        """Personal data in ``text`` as non-overlapping findings (types and offsets only).
+
+        Analysis is a pure function of the text and the allow-list, so findings are
+        memoised (keyed by a digest, never the text): the passage lines every tutoring
+        prompt repeats are analysed once per process, not once per model call."""
         if not text.strip():
             return []
+        key = hashlib.sha256("\0".join([*sorted(allow_list), text]).encode()).hexdigest()
+        with self._findings_lock:
+            if (hit := self._findings.get(key)) is not None:
+                self._findings.move_to_end(key)
+                return list(hit)
+        findings = self._analyze(text, allow_list)
+        with self._findings_lock:
+            self._findings[key] = tuple(findings)
+            if len(self._findings) > FINDINGS_CACHE_SIZE:
+                self._findings.popitem(last=False)
+        return findings
+
+    def _analyze(self, text: str, allow_list: frozenset[str]) -> list[Finding]:
         with self._lock:  # spaCy and Presidio make no thread-safety promise
             raw: list[RecognizerResult] = self.analyzer.analyze(
                 text=text, language="en", score_threshold=self.score_threshold

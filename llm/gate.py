@@ -128,14 +128,22 @@ class LLMGate:
                 if key in self._memo:
                     self._memo.move_to_end(key)
                     return self._memo[key]
+            out = "".join(line(part) for part in s.splitlines(keepends=True))
+            with self._memo_lock:
+                self._memo[key] = out
+                if len(self._memo) > _MEMO_SIZE:
+                    self._memo.popitem(last=False)
+            return out
+
+        def line(s: str) -> str:
+            # Line by line: a prompt repeats the passage's lines turn after turn, and the
+            # redactor's analysis of a line it has seen before is a cache hit.
+            if not s.strip():
+                return s
             red = self.redactor.redact(s, session_id=session_id, allow_list=allow_list)
             if not isinstance(red.text, str):
                 raise _RedactionError("redactor returned no text")
             found.extend(red.entities)
-            with self._memo_lock:
-                self._memo[key] = red.text
-                if len(self._memo) > _MEMO_SIZE:
-                    self._memo.popitem(last=False)
             return red.text
 
         def value(v: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +96,14 @@ def embed(texts: list[str], *, batch_size: int = _BATCH_SIZE) -> np.ndarray:
         show_progress_bar=False,
     )
     return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=4096)
+def embed_query(text: str) -> np.ndarray:
+    """One query's vector, memoised: tutoring turns on one question ask the same query."""
+    vector = embed([text])[0]
+    vector.setflags(write=False)  # shared between callers
+    return vector
 
 
 @register_embedding_function

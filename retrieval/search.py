@@ -31,6 +31,15 @@ class ChunkCache:
     def mask(self, where: dict[str, Any] | None) -> np.ndarray | None:
         return None if where is None else np.array([matches(m, where) for m in self.metas])
 
+    def matching(self, where: dict[str, Any] | None) -> list[str]:
+        """Ids of the chunks that pass ``where``, in stored (reading) order."""
+        mask = self.mask(where)
+        return (
+            list(self.ids)
+            if mask is None
+            else [c for c, m in zip(self.ids, mask, strict=True) if m]
+        )
+
     def span(self, cid: str, score: float) -> Span:
         i = self.position[cid]
         return span_from(cid, score, self.texts[i], self.metas[i])
@@ -38,6 +47,28 @@ class ChunkCache:
     def lexical_ranking(self, query: str, where: dict[str, Any] | None, depth: int) -> Ranking:
         ranked = self.index.rank(query, mask=self.mask(where), limit=depth)
         return [(self.ids[i], score) for i, score in ranked]
+
+
+class PassageVectors:
+    """One passage's chunk and sentence vectors, in memory: ranking the few chunks of the
+    passage a student is reading is a dot product, not an index query."""
+
+    def __init__(
+        self, chunk_ids: list[str], chunks: np.ndarray, owners: list[str], sentences: np.ndarray
+    ):
+        self.chunk_ids, self.owners = chunk_ids, owners
+        self.chunks = chunks.reshape(len(chunk_ids), -1) if chunk_ids else chunks
+        self.sentences = sentences.reshape(len(owners), -1) if owners else sentences
+
+    def ranking(self, vector: np.ndarray, depth: int) -> Ranking:
+        """The same scores as ``dense_ranking``: a chunk's best cosine similarity."""
+        best: dict[str, float] = {}
+        for ids, matrix in ((self.chunk_ids, self.chunks), (self.owners, self.sentences)):
+            if not ids:
+                continue
+            for cid, sim in zip(ids, matrix @ vector, strict=True):
+                best[cid] = max(best.get(cid, -1.0), float(sim))
+        return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
 
 
 def dense_ranking(

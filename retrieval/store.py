@@ -46,6 +46,7 @@ from readloom.retrieval.search import (
     LEXICAL_WEIGHT,
     RRF_K,
     ChunkCache,
+    PassageVectors,
     dense_ranking,
 )
 from readloom.settings import Settings
@@ -70,6 +71,11 @@ class IngestReport(BaseModel):
     passage_ids: list[str] = Field(
         default_factory=list, description="Stored passages of this ingest, in input order"
     )
+
+
+RECORD_TTL_S = 30.0  # how long a read passage record is reused
+RECORDS_HELD = 512
+VECTORS_HELD = 64  # passages whose vectors are kept in memory (a few kB each)
 
 
 class PassageStore:
@@ -111,6 +117,10 @@ class PassageStore:
         )
         self._lock = threading.RLock()
         self._cache: ChunkCache | None = None
+        self._held: dict[str, tuple[float, PassageRecord]] = {}
+        self._held_lock = threading.Lock()
+        self._generation = 0  # bumped by every write: a read begun before it is not held
+        self._vectors: dict[str, PassageVectors] = {}
 
     # --- ingest ---------------------------------------------------------------------
 
@@ -207,7 +217,7 @@ class PassageStore:
 
         from readloom.retrieval.embeddings import embed
 
-        self._cache = None
+        self._invalidate()
         bar = tqdm(total=len(todo), unit="passage", desc="ingest", disable=not progress)
         try:
             for g in range(0, len(todo), _WRITE_GROUP):
@@ -220,7 +230,7 @@ class PassageStore:
                     bar.update(1)
         finally:
             bar.close()
-            self._cache = None
+            self._invalidate()
 
     def _replace(
         self, passage: Passage, digest: str, plan: chunking.Plan, vecs: np.ndarray
@@ -271,10 +281,65 @@ class PassageStore:
         return self.record(passage_id).passage
 
     def record(self, passage_id: str) -> PassageRecord:
+        """A passage's record, held for ``RECORD_TTL_S``: a tutoring turn reads its passage
+        several times, and another worker's re-ingest still shows within that time."""
+        now = time.monotonic()
+        with self._held_lock:
+            held = self._held.get(passage_id)
+            if held is not None and now - held[0] < RECORD_TTL_S:
+                return held[1]
+            generation = self._generation
         got = self._records.get(ids=[passage_id], include=["documents", "metadatas"])
         if not got["ids"]:
             raise NotFound(f"no passage with id {passage_id!r}")
-        return record_from(got["ids"][0], got["documents"][0], got["metadatas"][0])
+        rec = record_from(got["ids"][0], got["documents"][0], got["metadatas"][0])
+        with self._held_lock:
+            if generation == self._generation:
+                if len(self._held) >= RECORDS_HELD:
+                    self._held.pop(next(iter(self._held)))
+                self._held[passage_id] = (now, rec)
+        return rec
+
+    def _invalidate(self) -> None:
+        """After a write: drop the chunk cache and every held record."""
+        self._cache = None
+        with self._held_lock:
+            self._held.clear()
+            self._vectors.clear()
+            self._generation += 1
+
+    def _passage_vectors(self, passage_id: str) -> PassageVectors:
+        """A passage's vectors, fetched once (until the next write)."""
+        with self._held_lock:
+            held = self._vectors.get(passage_id)
+            generation = self._generation
+        if held is not None:
+            return held
+        where = {"passage_id": passage_id}
+        chunks = self._chunks.get(where=where, include=["embeddings"])
+        sents = self._sentences.get(where=where, include=["embeddings", "metadatas"])
+        vectors = PassageVectors(
+            chunks["ids"],
+            np.asarray(chunks["embeddings"], dtype=np.float32),
+            [m["chunk_id"] for m in sents["metadatas"]],
+            np.asarray(sents["embeddings"], dtype=np.float32),
+        )
+        with self._held_lock:
+            if generation == self._generation:
+                if len(self._vectors) >= VECTORS_HELD:
+                    self._vectors.pop(next(iter(self._vectors)))
+                self._vectors[passage_id] = vectors
+        return vectors
+
+    def _dense(
+        self, query: str, where: dict[str, Any] | None, depth: int, passage_id: str | None
+    ) -> list[tuple[str, float]]:
+        """Within one passage (no other filter) rank in memory; else ask the index."""
+        if passage_id is None or where != {"passage_id": passage_id}:
+            return dense_ranking(self._chunks, self._sentences, query, where, depth)
+        from readloom.retrieval.embeddings import embed_query
+
+        return self._passage_vectors(passage_id).ranking(embed_query(query), depth)
 
     def list_records(
         self,
@@ -327,7 +392,7 @@ class PassageStore:
             self._sentences.delete(where={"passage_id": passage_id})
             if existed:
                 self._records.delete(ids=[passage_id])
-            self._cache = None
+            self._invalidate()
         return existed
 
     # --- search ---------------------------------------------------------------------
@@ -343,6 +408,7 @@ class PassageStore:
         genre: Genre | None = None,
         mode: SearchMode = "hybrid",
         per_passage: int | None = None,
+        dense_query: str | None = None,
     ) -> list[Span]:
         """The ``k`` best chunks for ``query`` that pass the filters, best first.
 
@@ -350,7 +416,8 @@ class PassageStore:
         is the fused RRF score (hybrid), cosine similarity (dense) or BM25 (lexical).
         At most ``per_passage`` spans come from one passage; by default 1 when
         searching across passages (the best span of each, so more passages are
-        seen) and no limit within one ``passage_id``.
+        seen) and no limit within one ``passage_id``. ``dense_query`` (default: ``query``)
+        is what the dense ranking embeds, when it should differ from the words matched.
         """
         k = self.settings.retrieval_k if k is None else k
         if not query or not query.strip():
@@ -371,11 +438,17 @@ class PassageStore:
         depth = max(CANDIDATES, k)
         cache = self._chunk_cache()
         if mode == "dense":
-            ranked = dense_ranking(self._chunks, self._sentences, query, where, depth)
+            ranked = self._dense(dense_query or query, where, depth, passage_id)
         elif mode == "lexical":
             ranked = cache.lexical_ranking(query, where, depth)
+        elif passage_id is not None and len(pool := cache.matching(where)) <= k:
+            # Every chunk of this passage is returned (the usual tutoring case): order
+            # them by BM25 and skip the query embedding, which would choose nothing.
+            lexical = [cid for cid, _ in cache.lexical_ranking(query, where, depth)]
+            order = lexical + [cid for cid in pool if cid not in lexical]
+            ranked = reciprocal_rank_fusion([order], k=self.rrf_k)
         else:
-            dense = dense_ranking(self._chunks, self._sentences, query, where, depth)
+            dense = self._dense(dense_query or query, where, depth, passage_id)
             lexical = cache.lexical_ranking(query, where, depth)
             ranked = reciprocal_rank_fusion(
                 [[cid for cid, _ in dense], [cid for cid, _ in lexical]],

@@ -139,6 +139,20 @@ async def test_session_history_survives_a_restart(services):
     assert len(history) == 4 and again.reply
 
 
+async def test_turn_result_carries_the_turn_as_checkpointed(app):
+    """The redacted message, reply and question ride on the result (the API records them
+    without reading the checkpoint back); they are exactly the checkpointed text."""
+    sid = _sid()
+    await app.tutor_turn(session_id=sid, message="hi", passage_id=PASSAGE_ID)
+    result = await app.tutor_turn(session_id=sid, message="my friend Jayden Okafor says storm")
+    stored = await app.history(sid, reidentify=False)
+    assert result.redacted_message == stored[-2].text and "Jayden" not in stored[-2].text
+    assert "<PERSON_" in result.redacted_message
+    assert result.redacted_reply == stored[-1].text
+    state = await app.graph.aget_state({"configurable": {"thread_id": sid}})
+    assert result.redacted_question == state.values["current_question"]
+
+
 def test_grading_uses_answer_content_words():
     from readloom.state import Question
 

@@ -157,3 +157,38 @@ def test_tldextract_never_touches_the_network(redactor, monkeypatch):
     assert offline_tld_extractor()("kid@school.k12.ca.us").suffix == "k12.ca.us"
     red = redactor.redact("email me at kid_reader@school.org", session_id="net")
     assert red.text == "email me at <EMAIL_1>"
+
+
+class _CountingAnalyzer:
+    """The real analyzer, counting the analyses it is asked for."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+        self.nlp_engine = inner.nlp_engine
+
+    def analyze(self, **kw):
+        self.calls += 1
+        return self.inner.analyze(**kw)
+
+
+def test_findings_are_reused_only_for_the_same_text_and_allow_list(settings, vault, analyzer):
+    from readloom.guardrails.pii import PiiRedactor
+
+    counting = _CountingAnalyzer(analyzer)
+    red = PiiRedactor(settings, vault=vault, analyzer=counting)
+    text = "My friend Jayden and Maria Lopez walked to the lighthouse."
+    allowed = frozenset({"Maria Lopez"})
+    first = red.analyze(text, allow_list=allowed)
+    assert red.analyze(text, allow_list=allowed) == first
+    assert counting.calls == 1  # the second analysis came from the memo
+    # Another allow-list is another analysis: an allow-listed name never leaks into it.
+    bare = red.analyze(text)
+    assert counting.calls == 2
+    assert {text[f.start : f.end] for f in bare} >= {"Maria Lopez", "Jayden"}
+    assert {text[f.start : f.end] for f in first} == {"Jayden"}
+    # Pseudonyms stay per session even though the findings are shared.
+    a = red.redact(text, session_id="s-a")
+    b = red.redact("Hi, I am Ana. " + text, session_id="s-b")
+    assert counting.calls == 3
+    assert a.text.startswith("My friend <PERSON_1> and <PERSON_2>")
+    assert b.text.startswith("Hi, I am <PERSON_1>. My friend <PERSON_2> and <PERSON_3>")

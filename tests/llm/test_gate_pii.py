@@ -54,3 +54,30 @@ async def test_real_redactor_keeps_pii_off_the_wire(settings_for, redactor):
     assert [v for v in PII if v.lower() in wire] == []
     assert "tobias" in wire and "<person_" in wire
     assert events[-1]["provenance"].provider == "anthropic"
+
+
+def test_prompts_are_redacted_line_by_line_with_stable_tokens(redactor):
+    """A repeated line is analysed once; a name on any line is caught, and it gets the
+    same token wherever it appears in the session."""
+    gate = LLMGate(Settings(), redactor, router=None, ledger=None, budget=None, cache=None)
+    passage = "The keeper climbed the stairs.\nHe lit the lamp before the storm."
+    first = gate.redact_request(
+        LLMRequest(task="tutor_reply", prompt_id="p@v1", messages=[
+            ChatMessage(role="system", content=passage),
+            ChatMessage(role="user", content="Question: why?\nStudent says: ask Jayden Smith"),
+        ]),  # fmt: skip
+        session_id="lines-1",
+        allow_list=frozenset(),
+    )
+    second = gate.redact_request(
+        LLMRequest(task="tutor_reply", prompt_id="p@v1", messages=[
+            ChatMessage(role="system", content=passage),
+            ChatMessage(role="user", content="my friend Jayden Smith\nStudent says: idk"),
+        ]),  # fmt: skip
+        session_id="lines-1",
+        allow_list=frozenset(),
+    )
+    assert first.messages[0].content == passage == second.messages[0].content
+    token = first.messages[1].content.rsplit("ask ", 1)[1]
+    assert token.startswith("<PERSON_") and "Jayden" not in first.messages[1].content
+    assert second.messages[1].content.splitlines()[0] == f"my friend {token}"

@@ -277,3 +277,35 @@ def test_one_span_per_passage_across_passages(loaded: PassageStore) -> None:
     assert len(within) == 2  # both chunks of the passage
     with pytest.raises(InputError, match="per_passage"):
         loaded.search(query, per_passage=0)
+
+
+def test_in_memory_passage_ranking_matches_the_index(loaded: PassageStore) -> None:
+    """Within one passage the store ranks in memory; the scores are the index's own."""
+    from readloom.retrieval.search import dense_ranking
+
+    where = {"passage_id": "gull-rock-light"}
+    for query in ("why did the keeper light the lamp", "boats in a storm", "xylophone"):
+        mine = loaded._dense(query, where, 40, "gull-rock-light")
+        index = dense_ranking(loaded._chunks, loaded._sentences, query, where, 40)
+        assert [c for c, _ in mine] == [c for c, _ in index]
+        assert all(abs(a - b) < 1e-5 for (_, a), (_, b) in zip(mine, index, strict=True))
+
+
+def test_dense_query_ranks_by_meaning_of_another_text(loaded: PassageStore) -> None:
+    """``dense_query`` is embedded instead of the query: the words still match lexically."""
+    dense = loaded.search("zzz", k=1, mode="dense", dense_query="bees make honey in the hive")
+    assert dense[0].passage_id == "honey-bees"
+
+
+def test_a_reingested_passage_is_read_fresh(store: PassageStore, passages) -> None:
+    """Records are held for a while, but a write in this process drops them at once."""
+    store.ingest_passages(passages)
+    assert store.get("honey-bees").title == "Honey Bees"
+    renamed = passages[2].model_copy(update={"title": "Bees at Work"})
+    store.ingest_passages([renamed])
+    assert store.get("honey-bees").title == "Bees at Work"
+    within = store.search("honey hive", k=4, passage_id="honey-bees")
+    assert within and {s.passage_id for s in within} == {"honey-bees"}
+    store.delete("honey-bees")
+    with pytest.raises(NotFound):
+        store.get("honey-bees")
