@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -55,10 +56,10 @@ class BenchProvider(FakeLLMServer):
         self.delay = delay
 
     def _next(self, req: Any) -> Reply:
-        reply = super()._next(req)
+        super()._next(req)  # records the request
         body = req.body if isinstance(req.body, dict) else {}
         if not body.get("response_format"):
-            return reply
+            return Reply.ok(grounded_reply(body.get("messages", [])), delay_s=self.delay)
         user = next((m["content"] for m in body.get("messages", []) if m["role"] == "user"), "")
         passage = user.split("Passage:", 1)[-1]
         count = int((re.search(r"exactly (\d+)", user) or [None, "3"])[1])
@@ -72,6 +73,22 @@ class BenchProvider(FakeLLMServer):
                 "skill": "ask_answer_questions",
             })  # fmt: skip
         return Reply.json({"questions": questions}, delay_s=self.delay)
+
+
+def grounded_reply(messages: list[dict[str, Any]]) -> str:
+    """A Socratic reply that names two words of the excerpts (so the evaluator finds it
+    grounded) and none of the answer's (so it leaks nothing): one call per turn."""
+    system = next((m["content"] for m in messages if m["role"] == "system"), "")
+    user = next((m["content"] for m in messages if m["role"] == "user"), "")
+    answer = (re.search(r"Answer \(for you only[^:]*:(.*)", user) or [None, ""])[1].lower()
+    excerpts = system.split("Passage excerpts:", 1)[-1]
+    words = [w.lower() for w in re.findall(r"[A-Za-z]{6,}", excerpts)]
+    picked = list(dict.fromkeys(w for w in words if w not in answer))[:2]
+    if len(picked) < 2:
+        return REPLY
+    return (
+        f"Good thinking! Look back at the part about the {picked[0]} and the {picked[1]}. {REPLY}"
+    )
 
 
 def _letters(n: int) -> str:
@@ -96,6 +113,12 @@ def pct(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def mint_key(settings: Settings) -> str:
     db = Database(settings)
     try:
@@ -105,8 +128,13 @@ async def mint_key(settings: Settings) -> str:
 
 
 async def run_load(
-    base: str, key: str, sessions: int, turns: int, passage: str
+    base: str, key: str, sessions: int, turns: int, passage: str, think: float = 0.0
 ) -> tuple[list[dict[str, Any]], float]:
+    """Each session sends ``turns`` messages, each after its reply plus a think time drawn
+    uniformly from [0.5, 1.5] x ``think`` (a student reading and typing); with ``think``
+    set, sessions also start at random offsets within one think time (a steady state,
+    not a thundering herd). ``think=0`` is the closed-loop worst case."""
+    rng = random.Random(42)
     limits = httpx.Limits(max_connections=sessions + 10, max_keepalive_connections=sessions + 10)
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=120) as c:
@@ -119,8 +147,14 @@ async def run_load(
             ids.append(r.json()["id"])
         results: list[dict[str, Any]] = []
 
+        pauses = [[rng.uniform(0.5, 1.5) * think for _ in range(turns)] for _ in ids]
+        offsets = [rng.uniform(0, think) for _ in ids]
+
         async def student(i: int, sid: str) -> None:
+            await asyncio.sleep(offsets[i])
             for t in range(turns):
+                if t:
+                    await asyncio.sleep(pauses[i][t])
                 tag = f"bench{_letters(i)}q{_letters(t)}"
                 text = f"I think the main character is brave because of the storm {tag}"
                 start = time.perf_counter()
@@ -149,6 +183,13 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=100)
     ap.add_argument("--turns", type=int, default=3, help="messages per session")
     ap.add_argument("--delay", type=float, default=0.5, help="provider delay in seconds")
+    ap.add_argument(
+        "--think", type=float, default=0.0,
+        help="mean seconds a student takes to read a reply and type the next message",
+    )  # fmt: skip
+    ap.add_argument(
+        "--passage", default="lighthouse-keeper", help="a shipped passage of typical length"
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the report here")
     args = ap.parse_args()
 
@@ -181,13 +222,15 @@ def main() -> None:
                     pass
                 time.sleep(0.5)
             headers = {"Authorization": f"Bearer {key}"}
-            passage = httpx.get(base + "/v1/passages", headers=headers).json()["items"][0]
+            passage = httpx.get(f"{base}/v1/passages/{args.passage}", headers=headers).json()
             # warm-up: one session, two turns (first-call costs are not load)
             asyncio.run(run_load(base, key, 1, 2, passage["passage_id"]))
             fake.requests.clear()
+            cpu0 = cpu_seconds(proc.pid)
             results, wall = asyncio.run(
-                run_load(base, key, args.sessions, args.turns, passage["passage_id"])
+                run_load(base, key, args.sessions, args.turns, passage["passage_id"], args.think)
             )
+            server_cpu = cpu_seconds(proc.pid) - cpu0
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -221,6 +264,7 @@ def main() -> None:
         "sessions": args.sessions,
         "turns_per_session": args.turns,
         "provider_delay_ms": args.delay * 1000,
+        "think_s": args.think,
         "requests": len(results),
         "ok": len(ok),
         "errors": {
@@ -230,6 +274,9 @@ def main() -> None:
         },  # fmt: skip
         "wall_s": round(wall, 2),
         "throughput_turns_per_s": round(len(ok) / wall, 2),
+        # the server's CPU per turn, and how many of the cores it kept busy
+        "server_cpu_ms_per_turn": round(server_cpu * 1000 / max(1, len(results)), 1),
+        "server_cores_busy": round(server_cpu / wall, 2),
         "latency_ms": {
             "p50": round(pct(latencies, 50), 1),
             "p95": round(pct(latencies, 95), 1),
