@@ -62,18 +62,26 @@ def test_prompts_are_redacted_line_by_line_with_stable_tokens(redactor):
     gate = LLMGate(Settings(), redactor, router=None, ledger=None, budget=None, cache=None)
     passage = "The keeper climbed the stairs.\nHe lit the lamp before the storm."
     first = gate.redact_request(
-        LLMRequest(task="tutor_reply", prompt_id="p@v1", messages=[
-            ChatMessage(role="system", content=passage),
-            ChatMessage(role="user", content="Question: why?\nStudent says: ask Jayden Smith"),
-        ]),  # fmt: skip
+        LLMRequest(
+            task="tutor_reply",
+            prompt_id="p@v1",
+            messages=[
+                ChatMessage(role="system", content=passage),
+                ChatMessage(role="user", content="Question: why?\nStudent says: ask Jayden Smith"),
+            ],
+        ),
         session_id="lines-1",
         allow_list=frozenset(),
     )
     second = gate.redact_request(
-        LLMRequest(task="tutor_reply", prompt_id="p@v1", messages=[
-            ChatMessage(role="system", content=passage),
-            ChatMessage(role="user", content="my friend Jayden Smith\nStudent says: idk"),
-        ]),  # fmt: skip
+        LLMRequest(
+            task="tutor_reply",
+            prompt_id="p@v1",
+            messages=[
+                ChatMessage(role="system", content=passage),
+                ChatMessage(role="user", content="my friend Jayden Smith\nStudent says: idk"),
+            ],
+        ),
         session_id="lines-1",
         allow_list=frozenset(),
     )
