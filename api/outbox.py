@@ -5,6 +5,10 @@ Signatures follow the Standard Webhooks scheme, so partners verify with any of i
 libraries: headers ``webhook-id``, ``webhook-timestamp`` and
 ``webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`` keyed with
 the base64 part of the ``whsec_…`` secret. Payloads carry ids and codes, never text.
+
+Before each attempt the URL is checked again (``api/urlsafety.py``) and the request is
+sent to the address that check approved, so a DNS answer that changed since registration
+cannot point a delivery at the district's own network. Redirects are never followed.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from readloom.api.config import ApiConfig
+from readloom.api.urlsafety import IPAddress, UnsafeUrl, UrlPolicy, check_url
+from readloom.settings import Settings
 from readloom.storage.db import Database
 from readloom.storage.models import Webhook, WebhookDelivery, new_id, utcnow
 
@@ -42,6 +48,14 @@ EVENT_TYPES = (
     "xapi.statement",
 )
 LEASE_S = 60
+MAX_ADDRESSES = 4  # approved addresses tried in turn when a connection is refused
+
+
+def url_policy(settings: Settings) -> UrlPolicy:
+    """Which webhook URLs this deployment accepts (registration and delivery alike)."""
+    return UrlPolicy(
+        allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private
+    )
 
 
 def new_secret() -> str:
@@ -114,9 +128,10 @@ async def enqueue(
 class OutboxWorker:
     """One asyncio task per server; rows are leased, so several workers can share a DB."""
 
-    def __init__(self, db: Database, config: ApiConfig):
+    def __init__(self, db: Database, config: ApiConfig, policy: UrlPolicy | None = None):
         self.db = db
         self.config = config
+        self.policy = policy or UrlPolicy()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
@@ -125,8 +140,12 @@ class OutboxWorker:
         self._wake.set()
 
     async def start(self) -> None:
+        # An explicit transport means no proxy from the environment: a proxy would resolve
+        # the host itself, past the address check. No keep-alive: connections are made to
+        # pinned addresses, and one partner's TLS connection must never carry another's.
+        transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
         self._client = httpx.AsyncClient(
-            timeout=self.config.webhook_timeout_s, follow_redirects=False
+            transport=transport, timeout=self.config.webhook_timeout_s, follow_redirects=False
         )
         self._task = asyncio.create_task(self._run(), name="readloom-outbox")
 
@@ -213,11 +232,17 @@ class OutboxWorker:
         status: int | None = None
         error: str | None = None
         try:
-            resp = await self._client.post(hook.url, content=body, headers=headers)
+            resp = await self._post(hook.url, body, headers)
             status = resp.status_code
             ok = 200 <= status < 300
             if not ok:
                 error = f"http_{status}"
+        except UnsafeUrl as exc:
+            ok = False
+            error = (
+                "dns_unresolvable" if exc.reason == "unresolvable" else f"url_refused:{exc.reason}"
+            )
+            log.warning("webhook_refused delivery=%s reason=%s", delivery_id, exc.reason)
         except httpx.HTTPError as exc:
             ok, error = False, type(exc).__name__
         attempts += 1
@@ -238,9 +263,23 @@ class OutboxWorker:
                 update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values)
             )
         log.info(
-            "webhook_attempt delivery=%s attempts=%d ok=%s status=%s",
-            delivery_id, attempts, ok, status,
+            "webhook_attempt delivery=%s attempts=%d ok=%s status=%s error=%s",
+            delivery_id, attempts, ok, status, error,
         )  # fmt: skip
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST to the addresses the URL check approved, never to a fresh DNS answer."""
+        assert self._client is not None
+        addresses = await check_url(url, self.policy)
+        last: httpx.ConnectError | None = None
+        for ip in addresses[:MAX_ADDRESSES]:
+            request = pinned_request(self._client, url, ip, content=body, headers=headers)
+            try:
+                return await self._client.send(request)
+            except httpx.ConnectError as exc:
+                last = exc
+        assert last is not None
+        raise last
 
     def backoff(self, attempts: int) -> float:
         """Exponential with full jitter in the upper half: base·2^(n-1), capped."""
@@ -249,3 +288,18 @@ class OutboxWorker:
             self.config.webhook_backoff_base_s * 2 ** (attempts - 1),
         )
         return base / 2 + random.random() * base / 2
+
+
+def pinned_request(
+    client: httpx.AsyncClient, url: str, ip: IPAddress, *, content: bytes, headers: dict[str, str]
+) -> httpx.Request:
+    """A POST to ``url`` that connects to ``ip``: the Host header and the TLS server name
+    (SNI, and the name the certificate is checked against) stay the URL's own host."""
+    u = httpx.URL(url)
+    return client.build_request(
+        "POST",
+        u.copy_with(host=str(ip)),
+        content=content,
+        headers={**headers, "host": u.netloc.decode("ascii")},
+        extensions={"sni_hostname": u.raw_host.decode("ascii")},
+    )

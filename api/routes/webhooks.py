@@ -1,4 +1,8 @@
-"""Partner webhooks: register a URL (signing secret shown once), list, delete, deliveries."""
+"""Partner webhooks: register a URL (signing secret shown once), list, delete, deliveries.
+
+A URL is accepted only if it passes the SSRF guard (``api/urlsafety.py``): https, no
+credentials, and a host that is, and resolves to, public addresses only.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from readloom.api import idempotency
 from readloom.api.auth import Principal, ensure_tenant
 from readloom.api.deps import RuntimeDep, allow
 from readloom.api.idempotency import IdempotencyKey
-from readloom.api.outbox import new_secret
+from readloom.api.outbox import new_secret, url_policy
 from readloom.api.schemas import (
     DeliveryList,
     DeliveryOut,
@@ -20,7 +24,8 @@ from readloom.api.schemas import (
     WebhookList,
     WebhookOut,
 )
-from readloom.errors import NotFound
+from readloom.api.urlsafety import UnsafeUrl, check_url
+from readloom.errors import InputError, NotFound
 from readloom.storage.models import Webhook, WebhookDelivery, new_id
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -51,6 +56,10 @@ async def create_webhook(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Register a URL for signed event deliveries (Standard Webhooks signatures)."""
+    try:
+        await check_url(str(body.url), url_policy(rt.settings))
+    except UnsafeUrl as exc:
+        raise InputError(exc.detail, code=f"webhook_url_{exc.reason}") from None
 
     async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
         w = Webhook(

@@ -65,7 +65,12 @@ def database_url(backend: str) -> Iterator[str | None]:
 def server(
     backend: str, database_url: str | None, shared_home: Path, services: Any
 ) -> Iterator[Server]:
-    settings = Settings(home=shared_home, database_url=database_url)
+    # The webhook tests' receivers listen on http://127.0.0.1: this server opts in to
+    # both; the defaults (https, public addresses only) are tested in test_webhook_ssrf.py.
+    settings = Settings(
+        home=shared_home, database_url=database_url,
+        webhook_allow_http=True, webhook_allow_private=True,
+    )  # fmt: skip
     config = ApiConfig(
         rate_limit_per_minute=100_000, webhook_backoff_base_s=0.2, outbox_poll_s=0.1,
         max_body_bytes=64 * 1024,
