@@ -84,9 +84,16 @@ async def recommend(
 
 
 async def forget(
-    service: Readloom, tenant: str, student_id: str, session_ids: list[str]
+    service: Readloom,
+    tenant: str,
+    student_id: str,
+    session_ids: list[str],
+    *,
+    role: str = "partner",
 ) -> dict[str, int]:
-    """Erase the student from the mastery store, the pseudonym vault and the alert log."""
+    """Erase the student from the mastery store, the pseudonym vault and the audit log
+    (alerts and events of their sessions, and any row under their pseudonymous id; the
+    log keeps a ``ferpa_erasure`` event that names neither). ``role``: who asked."""
     svc = service.services
     key = qualified(tenant, student_id)
     counts = {"mastery_rows": await anyio.to_thread.run_sync(svc.mastery.delete, key)}
@@ -96,7 +103,11 @@ async def forget(
         return sum(vault.forget_session(sid) for sid in session_ids)
 
     counts["vault_entries"] = await anyio.to_thread.run_sync(_vault)
-    return counts
+    audit = svc.guards.audit
+    erased = await anyio.to_thread.run_sync(
+        lambda: audit.erase_sessions(session_ids, tenant=tenant, role=role, student_id=key)
+    )
+    return counts | erased
 
 
 def _alert_out(alert: Any, student_id: str | None) -> AlertOut:

@@ -2,7 +2,9 @@
 
 Rows carry who (tenant, role, a pseudonymous student id), when, which guard and rule, the
 entity *types* and a severity, never the text or the values. SQLite triggers refuse UPDATE
-and DELETE on the log. Alerts are rate-limited per session (a repeat within the window
+and DELETE on the log, except the one sanctioned path, ``erase_sessions`` (FERPA deletion):
+it registers the sessions in ``erasures`` (the only rows the delete triggers let go) and
+records the erasure itself. Alerts are rate-limited per session (a repeat within the window
 bumps a counter instead of adding a row), and low-confidence alerts go to a review queue.
 """
 
@@ -12,6 +14,8 @@ import json
 import re
 import sqlite3
 import threading
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,8 +47,7 @@ CREATE TABLE IF NOT EXISTS audit_events (
 );
 CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events
-BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE INDEX IF NOT EXISTS audit_events_session ON audit_events (session);
 
 CREATE TABLE IF NOT EXISTS alerts (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -63,15 +66,42 @@ CREATE TABLE IF NOT EXISTS alerts (
     acknowledged_at TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_queue ON alerts (tenant, status, created_at);
-CREATE TRIGGER IF NOT EXISTS alerts_no_delete BEFORE DELETE ON alerts
-BEGIN SELECT RAISE(ABORT, 'alerts are kept'); END;
+CREATE INDEX IF NOT EXISTS alerts_session ON alerts (session);
 CREATE TRIGGER IF NOT EXISTS alerts_fixed_facts BEFORE UPDATE ON alerts
 WHEN NEW.tenant IS NOT OLD.tenant OR NEW.session IS NOT OLD.session
   OR NEW.actor IS NOT OLD.actor OR NEW.severity IS NOT OLD.severity
   OR NEW.kind IS NOT OLD.kind OR NEW.entities IS NOT OLD.entities
   OR NEW.created_at IS NOT OLD.created_at OR NEW.confidence IS NOT OLD.confidence
 BEGIN SELECT RAISE(ABORT, 'an alert''s facts cannot change'); END;
+
+-- sessions erased on request (FERPA): opaque random ids, the register itself is append-only
+CREATE TABLE IF NOT EXISTS erasures (
+    session   TEXT PRIMARY KEY,
+    at        TEXT NOT NULL
+);
 """
+
+# Dropped and recreated at every start-up, in one transaction, so a database made before
+# the erasure register gets the register-aware delete triggers (and never none at all).
+_DELETE_TRIGGERS = """
+BEGIN IMMEDIATE;
+DROP TRIGGER IF EXISTS audit_events_no_delete;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+WHEN NOT EXISTS (SELECT 1 FROM erasures WHERE session = OLD.session)
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+DROP TRIGGER IF EXISTS alerts_no_delete;
+CREATE TRIGGER alerts_no_delete BEFORE DELETE ON alerts
+WHEN NOT EXISTS (SELECT 1 FROM erasures WHERE session = OLD.session)
+BEGIN SELECT RAISE(ABORT, 'alerts are kept'); END;
+DROP TRIGGER IF EXISTS erasures_no_update;
+CREATE TRIGGER erasures_no_update BEFORE UPDATE ON erasures
+BEGIN SELECT RAISE(ABORT, 'the erasure register is append-only'); END;
+DROP TRIGGER IF EXISTS erasures_no_delete;
+CREATE TRIGGER erasures_no_delete BEFORE DELETE ON erasures
+BEGIN SELECT RAISE(ABORT, 'the erasure register is append-only'); END;
+COMMIT;
+"""
+ERASURE_KIND = "ferpa_erasure"
 
 
 @dataclass(frozen=True)
@@ -149,6 +179,16 @@ class AuditLog:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._upgrade_triggers()
+
+    def _upgrade_triggers(self) -> None:
+        """Swap in the register-aware delete triggers, atomically (idempotent)."""
+        try:
+            self._db.executescript(_DELETE_TRIGGERS)
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def actor(self, student_id: str) -> str:
         """The pseudonymous id the log uses for a student."""
@@ -189,12 +229,81 @@ class AuditLog:
             _code(severity, "severity"),
         )
         with self._lock:
-            cur = self._db.execute(
-                "INSERT INTO audit_events (at, tenant, role, actor, session, kind, guard, rule,"
-                " entities, severity) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                row,
-            )
+            return self._insert_event(row)
+
+    def _insert_event(self, row: tuple) -> int:
+        """Caller holds the lock."""
+        cur = self._db.execute(
+            "INSERT INTO audit_events (at, tenant, role, actor, session, kind, guard, rule,"
+            " entities, severity) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            row,
+        )
         return int(cur.lastrowid)
+
+    # --- erasure (FERPA) --------------------------------------------------------------
+
+    def erase_sessions(
+        self,
+        session_ids: Iterable[str],
+        *,
+        tenant: str,
+        role: str = "partner",
+        student_id: str | None = None,
+    ) -> dict[str, int]:
+        """Delete a tenant's events and alerts of these sessions (and, given the
+        ``student_id`` the rows were recorded under, every row of that student's actor id)
+        in one transaction: the sessions go into the erasure register first, so the delete
+        triggers let exactly those rows go, and a ``ferpa_erasure`` event records that an
+        erasure happened, under a random session and the anonymous actor, with no count
+        and no id of the student. Returns ``{"audit_events": n, "alerts": m}``."""
+        sessions = sorted({str(_code(s, "session")) for s in session_ids})
+        actor = self.actor(student_id) if student_id is not None else None
+        marker = (
+            _now(), _code(tenant, "tenant"), _code(role, "role"), self.actor("anonymous"),
+            f"erasure-{uuid.uuid4().hex}", ERASURE_KIND, "audit", "student_records", _entities(()),
+            None,
+        )  # fmt: skip
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                counts = self._erase(tenant, sessions, actor)
+                self._insert_event(marker)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return counts
+
+    def _erase(self, tenant: str, sessions: list[str], actor: str | None) -> dict[str, int]:
+        """Caller holds the lock, in a transaction. Every row of the listed sessions goes;
+        of the other sessions the actor appears in, only the actor's rows go (the sessions
+        are registered so the triggers let them)."""
+        extra = self._actor_sessions(tenant, actor) - set(sessions) if actor else set()
+        self._db.executemany(
+            "INSERT OR IGNORE INTO erasures (session, at) VALUES (?, ?)",
+            [(s, _now()) for s in [*sessions, *sorted(extra)]],
+        )
+        counts = {}
+        for table in ("audit_events", "alerts"):  # fixed names: the only interpolation
+            n = self._db.executemany(
+                f"DELETE FROM {table} WHERE tenant = ? AND session = ?",
+                [(tenant, s) for s in sessions],
+            ).rowcount
+            if actor is not None:
+                n += self._db.execute(
+                    f"DELETE FROM {table} WHERE tenant = ? AND actor = ?",
+                    (tenant, actor),
+                ).rowcount
+            counts[table] = n
+        return counts
+
+    def _actor_sessions(self, tenant: str, actor: str) -> set[str]:
+        rows = self._db.execute(
+            "SELECT session FROM audit_events WHERE tenant = ? AND actor = ?"
+            " UNION SELECT session FROM alerts WHERE tenant = ? AND actor = ?",
+            (tenant, actor, tenant, actor),
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def events(self, *, session_id: str | None = None, limit: int = 1000) -> list[AuditEvent]:
         sql = "SELECT * FROM audit_events"

@@ -281,7 +281,8 @@ async def delete_student(
     student_id: str, principal: Integrator, rt: RuntimeDep, service: ServiceDep
 ) -> dict[str, Any]:
     """FERPA: delete every record of the student — rows, pseudonym vault entries, mastery,
-    alerts and the checkpoints of their sessions."""
+    the checkpoints of their sessions, and their alerts and audit events (the audit log
+    keeps only a ``ferpa_erasure`` event, with no id of the student)."""
     tenant = principal.tenant
     session_ids = await _session_ids(rt, tenant, student_id)
     async with rt.db.reader() as s:
@@ -292,7 +293,9 @@ async def delete_student(
     # Outside stores first: if one fails, the rows still point at what is left to delete.
     if rt.checkpointer is not None:
         await delete_threads(rt.checkpointer, session_ids)
-    counts.update(await learner.forget(service, tenant, student_id, session_ids))
+    counts.update(
+        await learner.forget(service, tenant, student_id, session_ids, role=principal.role)
+    )
     async with rt.db.writer() as s:
         for model, where in (
             (Message, Message.session_id.in_(session_ids)),

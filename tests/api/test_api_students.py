@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 from apitest_support import World, assert_problem
 from sqlalchemy import func, select
@@ -154,3 +155,60 @@ def test_export_then_delete_everything_about_a_student(world: World) -> None:
     assert_problem(world.admin.get(f"/v1/sessions/{sid}"), 404)
     # s2, in the same class, is untouched
     assert "s2" in {s["id"] for s in world.teacher.get("/v1/students").json()["items"]}
+
+
+DISCLOSURE = "kids at school keep picking on me"  # a bullying disclosure: a teacher alert
+
+
+def _alert_sessions(client, **params) -> set[str]:
+    r = client.get("/v1/alerts", params={"status": "all"} | params)
+    assert r.status_code == 200, r.text
+    return {a["session_id"] for a in r.json()["items"]}
+
+
+def _audit_rows(w: World, session_id: str) -> dict[str, int]:
+    """What the audit store itself holds for a session, and the tenant's erasure events."""
+    queries = {
+        "alerts": ("SELECT count(*) FROM alerts WHERE session = ?", session_id),
+        "audit_events": ("SELECT count(*) FROM audit_events WHERE session = ?", session_id),
+        "erasures": (
+            "SELECT count(*) FROM audit_events WHERE kind = 'ferpa_erasure' AND tenant = ?",
+            w.tenant,
+        ),
+    }
+    db = sqlite3.connect(f"file:{w.server.settings.home / 'audit.sqlite'}?mode=ro", uri=True)
+    try:
+        return {k: db.execute(sql, (arg,)).fetchone()[0] for k, (sql, arg) in queries.items()}
+    finally:
+        db.close()
+
+
+def test_delete_erases_the_students_alerts_and_keeps_others(world: World) -> None:
+    sids = {}
+    for student, client in (("s1", world.student), ("s2", world.partner)):
+        sids[student] = world.partner.post(
+            "/v1/sessions",
+            json={"student_id": student, "grade": 4, "passage_id": world.passage_id},
+        ).json()["id"]
+        r = client.post(f"/v1/sessions/{sids[student]}/messages", json={"text": DISCLOSURE})
+        assert r.status_code == 200, r.text
+    assert set(sids.values()) <= _alert_sessions(world.teacher)
+    (alert,) = world.partner.get("/v1/students/s1/export").json()["alerts"]
+    assert alert["session_id"] == sids["s1"] and alert["kind"] == "bullying"
+    assert _audit_rows(world, sids["s1"])["alerts"] == 1
+
+    r = world.partner.delete("/v1/students/s1")
+    assert r.status_code == 200, r.text
+    deleted = r.json()["deleted"]
+    assert deleted["alerts"] == 1 and deleted["audit_events"] >= 2  # the alert, its event
+
+    # gone from the store itself, not only hidden by the queue's session filter
+    assert _audit_rows(world, sids["s1"]) == {"alerts": 0, "audit_events": 0, "erasures": 1}
+    assert sids["s1"] not in _alert_sessions(world.teacher)
+    assert sids["s1"] not in _alert_sessions(world.admin)
+    assert_problem(world.partner.get("/v1/students/s1/export"), 404)
+    # s2's alert stays: in the teacher's queue, in s2's export, in the store
+    assert sids["s2"] in _alert_sessions(world.teacher, status="open")
+    export = world.partner.get("/v1/students/s2/export").json()
+    assert [a["session_id"] for a in export["alerts"]] == [sids["s2"]]
+    assert _audit_rows(world, sids["s2"])["alerts"] == 1

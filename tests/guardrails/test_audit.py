@@ -95,3 +95,173 @@ def test_acknowledge_is_idempotent(audit):
     assert [e.kind for e in audit.events()].count("alert_ack") == 1
     with pytest.raises(KeyError):
         audit.acknowledge(9999)
+
+
+# --- FERPA erasure: the one sanctioned delete ----------------------------------------
+
+KID, OTHER = "t1/kid-42", "t1/kid-7"
+
+
+def _fill(audit) -> None:
+    """kid-42: sessions s1, s2 and one event in s9, shared with kid-7; kid-7: s3 and s9;
+    another tenant reuses the session id s1."""
+    for session, student in [("s1", KID), ("s2", KID), ("s3", OTHER), ("s9", OTHER)]:
+        audit.record("redaction", guard="pii", entities=("PERSON",), tenant="t1",
+                     role="student", student_id=student, session_id=session)  # fmt: skip
+        audit.queue_alert(tenant="t1", session_id=session, student_id=student,
+                          severity="critical", kind="self_harm")  # fmt: skip
+    audit.record("block", guard="safety", rule="bullying", tenant="t1", role="student",
+                 student_id=KID, session_id="s9")  # fmt: skip
+    audit.record("block", guard="safety", tenant="t2", role="student", student_id="t2/kid-42",
+                 session_id="s1")  # fmt: skip
+
+
+def _rows(audit, table: str) -> list[tuple[str, str, str]]:
+    db = sqlite3.connect(audit.path)
+    try:
+        return db.execute(f"SELECT tenant, session, actor FROM {table} ORDER BY id").fetchall()
+    finally:
+        db.close()
+
+
+def test_erase_sessions_removes_exactly_that_students_rows(audit):
+    _fill(audit)
+    kid, other = audit.actor(KID), audit.actor(OTHER)
+    events_before = _rows(audit, "audit_events")
+
+    counts = audit.erase_sessions(["s1", "s2"], tenant="t1", role="partner", student_id=KID)
+
+    # s1, s2: redaction + alert event + alert row each; s9: kid-42's block event
+    assert counts == {"audit_events": 5, "alerts": 2}
+    assert _rows(audit, "alerts") == [("t1", "s3", other), ("t1", "s9", other)]
+    kept = [r for r in _rows(audit, "audit_events") if r[1] in {"s1", "s2", "s3", "s9"}]
+    assert kept == [r for r in events_before if r[2] != kid]
+    assert ("t2", "s1", audit.actor("t2/kid-42")) in kept  # same session id, other tenant
+    assert [a.session for a in audit.alerts("t1")] == ["s9", "s3"]
+
+
+def test_erasure_is_recorded_without_the_student(audit):
+    _fill(audit)
+    audit.erase_sessions(["s1", "s2"], tenant="t1", role="admin", student_id=KID)
+    (event,) = [e for e in audit.events() if e.kind == "ferpa_erasure"]
+    assert (event.tenant, event.role, event.guard) == ("t1", "admin", "audit")
+    assert event.entities == () and event.severity is None
+    assert event.actor == audit.actor("anonymous") != audit.actor(KID)
+    assert event.session.startswith("erasure-") and event.session not in {"s1", "s2", "s9"}
+    db = sqlite3.connect(audit.path)
+    try:
+        dump = "\n".join(db.iterdump())
+    finally:
+        db.close()
+    assert "kid-42" not in dump and audit.actor(KID) not in dump
+    # the erasure is not itself erasable, and neither is the register
+    db = sqlite3.connect(audit.path)
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute("DELETE FROM audit_events WHERE kind = 'ferpa_erasure'")
+        for sql in ("DELETE FROM erasures", "UPDATE erasures SET session = 's3'"):
+            with pytest.raises(sqlite3.DatabaseError, match="register is append-only"):
+                db.execute(sql)
+    finally:
+        db.close()
+
+
+def test_plain_deletes_still_abort_after_an_erasure(audit):
+    _fill(audit)
+    audit.erase_sessions(["s1"], tenant="t1")  # by session only: kid-42's s2 stays
+    db = sqlite3.connect(audit.path)
+    try:
+        for sql in ("DELETE FROM audit_events", "DELETE FROM audit_events WHERE session = 's3'"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                db.execute(sql)
+        with pytest.raises(sqlite3.DatabaseError, match="alerts are kept"):
+            db.execute("DELETE FROM alerts WHERE session = 's3'")
+        with pytest.raises(sqlite3.DatabaseError, match="facts cannot change"):
+            db.execute("UPDATE alerts SET severity = 'low' WHERE session = 's3'")
+    finally:
+        db.close()
+    assert [a.session for a in audit.alerts("t1")] == ["s9", "s3", "s2"]
+
+
+def test_a_failed_erasure_changes_nothing(audit, monkeypatch):
+    _fill(audit)
+    events, alerts = _rows(audit, "audit_events"), _rows(audit, "alerts")
+
+    def broken(row):
+        raise sqlite3.OperationalError("disk full")
+
+    monkeypatch.setattr(audit, "_insert_event", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        audit.erase_sessions(["s1", "s2"], tenant="t1", student_id=KID)
+    assert (_rows(audit, "audit_events"), _rows(audit, "alerts")) == (events, alerts)
+    db = sqlite3.connect(audit.path)
+    try:
+        assert db.execute("SELECT count(*) FROM erasures").fetchone() == (0,)
+    finally:
+        db.close()
+
+
+_OLD_SCHEMA = """
+CREATE TABLE audit_events (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
+    tenant TEXT NOT NULL, role TEXT NOT NULL, actor TEXT NOT NULL, session TEXT NOT NULL,
+    kind TEXT NOT NULL, guard TEXT NOT NULL, rule TEXT, entities TEXT NOT NULL, severity TEXT);
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TABLE alerts (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL, tenant TEXT NOT NULL, session TEXT NOT NULL,
+    actor TEXT NOT NULL, severity TEXT NOT NULL, kind TEXT NOT NULL, entities TEXT NOT NULL,
+    confidence REAL NOT NULL, status TEXT NOT NULL, repeats INTEGER NOT NULL DEFAULT 0,
+    acknowledged_by TEXT, acknowledged_at TEXT);
+CREATE TRIGGER alerts_no_delete BEFORE DELETE ON alerts
+BEGIN SELECT RAISE(ABORT, 'alerts are kept'); END;
+INSERT INTO audit_events (at, tenant, role, actor, session, kind, guard, entities)
+VALUES ('2025-01-01', 't1', 'student', 'stu_0000000000000001', 'old-1', 'alert', 'alerts', '[]'),
+       ('2025-01-01', 't1', 'student', 'stu_0000000000000002', 'old-2', 'alert', 'alerts', '[]');
+INSERT INTO alerts (created_at, updated_at, tenant, session, actor, severity, kind, entities,
+                    confidence, status)
+VALUES ('2025-01-01', '2025-01-01', 't1', 'old-1', 'stu_0000000000000001', 'high', 'crisis',
+        '[]', 1.0, 'open');
+"""
+
+
+def _triggers(path) -> dict[str, str]:
+    db = sqlite3.connect(path)
+    try:
+        return dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+    finally:
+        db.close()
+
+
+def test_an_old_database_gets_the_erasure_aware_triggers(settings, tmp_path):
+    from readloom.guardrails.audit import AuditLog
+
+    path = tmp_path / "old-audit.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(_OLD_SCHEMA)
+    db.close()
+    assert "erasures" not in _triggers(path)["alerts_no_delete"]
+
+    for _ in range(2):  # opening again is a no-op
+        AuditLog(settings, path=path).close()
+    triggers = _triggers(path)
+    assert sorted(triggers) == [
+        "alerts_fixed_facts", "alerts_no_delete", "audit_events_no_delete",
+        "audit_events_no_update", "erasures_no_delete", "erasures_no_update",
+    ]  # fmt: skip
+    assert "erasures" in triggers["alerts_no_delete"]
+    assert "erasures" in triggers["audit_events_no_delete"]
+
+    log = AuditLog(settings, path=path)
+    try:
+        assert log.erase_sessions(["old-1"], tenant="t1") == {"audit_events": 1, "alerts": 1}
+        assert [e.session for e in log.events()][0] == "old-2"
+    finally:
+        log.close()
+    db = sqlite3.connect(path)
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute("DELETE FROM audit_events WHERE session = 'old-2'")
+    finally:
+        db.close()
