@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 RedactorFactory = Callable[[Settings], Redactor]
 REDACTION_FAILED = "We couldn't safely prepare this message, so it was not sent. Please try again."
 _MEMO_SIZE = 4096
+_MIN_SPLICE = 16  # characters
 
 
 def default_redactor(settings: Settings) -> Redactor:
@@ -67,6 +68,21 @@ class GatedResult(BaseModel):
 
 class _RedactionError(Exception):
     """Raised inside redaction; turned into a GuardrailDenied with no text in it."""
+
+
+def _spliced_values(variables: Mapping[str, Any]) -> set[str]:
+    """Single-line string values of the request's variables, long enough to be found in
+    a rendered prompt line without matching by accident."""
+    out: set[str] = set()
+    stack: list[Any] = list(variables.values())
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if len(v.strip()) >= _MIN_SPLICE and "\n" not in v:
+                out.add(v)
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+    return out
 
 
 class LLMGate:
@@ -135,11 +151,19 @@ class LLMGate:
                     self._memo.popitem(last=False)
             return out
 
+        pieces = sorted(_spliced_values(req.variables), key=len, reverse=True)
+
         def line(s: str) -> str:
             # Line by line: a prompt repeats the passage's lines turn after turn, and the
-            # redactor's analysis of a line it has seen before is a cache hit.
+            # redactor's analysis of a line it has seen before is a cache hit. A variable's
+            # value spliced into a template line is analysed on its own (the template text
+            # around it is fixed), so the same analysis serves the line and the variable.
             if not s.strip():
                 return s
+            for piece in pieces:
+                at = s.find(piece)
+                if at >= 0 and piece != s:
+                    return line(s[:at]) + line(piece) + line(s[at + len(piece) :])
             red = self.redactor.redact(s, session_id=session_id, allow_list=allow_list)
             if not isinstance(red.text, str):
                 raise _RedactionError("redactor returned no text")

@@ -89,3 +89,33 @@ def test_prompts_are_redacted_line_by_line_with_stable_tokens(redactor):
     token = first.messages[1].content.rsplit("ask ", 1)[1]
     assert token.startswith("<PERSON_") and "Jayden" not in first.messages[1].content
     assert second.messages[1].content.splitlines()[0] == f"my friend {token}"
+
+
+def test_a_variable_spliced_into_a_line_is_analysed_once(redactor, monkeypatch):
+    """The student's message, as a variable and inside its template line, is analysed
+    once; a name in it is replaced in both places with the same token."""
+    analysed: list[str] = []
+    real = redactor._analyze
+
+    def counting(text, allow_list):
+        analysed.append(text)
+        return real(text, allow_list)
+
+    monkeypatch.setattr(redactor, "_analyze", counting)
+    gate = LLMGate(Settings(), redactor, router=None, ledger=None, budget=None, cache=None)
+    said = "my friend Jayden Smith thinks the storm scared them"
+    clean = gate.redact_request(
+        LLMRequest(
+            task="tutor_reply",
+            prompt_id="p@v1",
+            messages=[ChatMessage(role="user", content=f"Student says: {said}\nBe kind.")],
+            variables={"student_message": said},
+        ),
+        session_id="splice-1",
+        allow_list=frozenset(),
+    )
+    assert analysed.count(said) == 1
+    assert not any(said in t and t != said for t in analysed)  # never re-read in its line
+    token_line = clean.messages[0].content.splitlines()[0]
+    assert "Jayden" not in token_line and "<PERSON_" in token_line
+    assert token_line == "Student says: " + clean.variables["student_message"]
