@@ -75,6 +75,7 @@ class IngestReport(BaseModel):
 
 RECORD_TTL_S = 30.0  # how long a read passage record is reused
 RECORDS_HELD = 512
+CHUNKS_RECHECK_S = 1.0
 VECTORS_HELD = 64  # passages whose vectors are kept in memory (a few kB each)
 
 
@@ -117,6 +118,7 @@ class PassageStore:
         )
         self._lock = threading.RLock()
         self._cache: ChunkCache | None = None
+        self._checked = 0.0  # when the chunk count was last compared with the cache
         self._held: dict[str, tuple[float, PassageRecord]] = {}
         self._held_lock = threading.Lock()
         self._generation = 0  # bumped by every write: a read begun before it is not held
@@ -474,7 +476,13 @@ class PassageStore:
         return spans[:k]
 
     def _chunk_cache(self) -> ChunkCache:
+        """Every chunk in memory; another worker's writes are noticed (by the count)
+        within ``CHUNKS_RECHECK_S``, this process's own at once."""
         with self._lock:
+            now = time.monotonic()
+            if self._cache is not None and now - self._checked < CHUNKS_RECHECK_S:
+                return self._cache
+            self._checked = now
             count = self._chunks.count()
             if self._cache is None or len(self._cache.ids) != count:
                 ids: list[str] = []
