@@ -140,7 +140,9 @@ class Readloom:
         }
         context = TurnContext(raw_message=message, tenant=tenant, role=role, student_id=student_id)  # type: ignore[arg-type]
         with turn_span("tutor_turn", session_id=session_id, tenant=tenant, mode="tutor"):
-            state = await self.graph.ainvoke(run_input, config, context=context, durability="exit")
+            state = await self.graph.ainvoke(
+                run_input, config, context=context, durability=self.settings.checkpoint_durability
+            )
         provenance = state.get("provenance") or {}
         last = state.get("history", [])[-2:]
         return TurnResult(
@@ -218,7 +220,9 @@ class Readloom:
         with turn_span(
             "generate_questions", session_id=session_id, tenant=tenant, mode="questions"
         ):
-            state = await self.graph.ainvoke(run_input, config, context=context, durability="exit")
+            state = await self.graph.ainvoke(
+                run_input, config, context=context, durability=self.settings.checkpoint_durability
+            )
         if state.get("blocked"):
             raise InputError(
                 f"request refused by guardrails ({state.get('block_reason')})", status=403

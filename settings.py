@@ -114,6 +114,11 @@ class Settings(BaseSettings):
 
     # --- graph -------------------------------------------------------------
     max_revisions: int = 2
+    checkpoint_durability: Literal["exit", "async", "sync"] = Field(
+        default="exit",
+        description="When a turn's graph state is written: once when the turn ends (a turn "
+        "cut short is simply re-run), or after every node (step-by-step history)",
+    )
 
     # --- cost targets ------------------------------------------------------
     target_cost_per_student_month: float = 2.50

@@ -27,7 +27,9 @@ def obs_services(tmp_path_factory: pytest.TempPathFactory):
     from readloom.service import build_services
 
     home = tmp_path_factory.mktemp("obs-home")
-    return build_services(Settings(home=home, providers=["offline"]))
+    # per-node checkpoints: the tests read which nodes ran from the checkpoint history,
+    # independently of the instrumentation under test
+    return build_services(Settings(home=home, providers=["offline"], checkpoint_durability="sync"))
 
 
 @pytest.fixture
