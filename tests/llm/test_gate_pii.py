@@ -61,30 +61,20 @@ def test_prompts_are_redacted_line_by_line_with_stable_tokens(redactor):
     same token wherever it appears in the session."""
     gate = LLMGate(Settings(), redactor, router=None, ledger=None, budget=None, cache=None)
     passage = "The keeper climbed the stairs.\nHe lit the lamp before the storm."
-    first = gate.redact_request(
-        LLMRequest(
+
+    def redact(user: str) -> LLMRequest:
+        req = LLMRequest(
             task="tutor_reply",
             prompt_id="p@v1",
             messages=[
                 ChatMessage(role="system", content=passage),
-                ChatMessage(role="user", content="Question: why?\nStudent says: ask Jayden Smith"),
+                ChatMessage(role="user", content=user),
             ],
-        ),
-        session_id="lines-1",
-        allow_list=frozenset(),
-    )
-    second = gate.redact_request(
-        LLMRequest(
-            task="tutor_reply",
-            prompt_id="p@v1",
-            messages=[
-                ChatMessage(role="system", content=passage),
-                ChatMessage(role="user", content="my friend Jayden Smith\nStudent says: idk"),
-            ],
-        ),
-        session_id="lines-1",
-        allow_list=frozenset(),
-    )
+        )
+        return gate.redact_request(req, session_id="lines-1", allow_list=frozenset())
+
+    first = redact("Question: why?\nStudent says: ask Jayden Smith")
+    second = redact("my friend Jayden Smith\nStudent says: idk")
     assert first.messages[0].content == passage == second.messages[0].content
     token = first.messages[1].content.rsplit("ask ", 1)[1]
     assert token.startswith("<PERSON_") and "Jayden" not in first.messages[1].content
