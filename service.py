@@ -127,7 +127,9 @@ class Readloom:
         student_id: str = "anonymous",
     ) -> TurnResult:
         config = {"configurable": {"thread_id": session_id}}
-        known = (await self.graph.aget_state(config)).values
+        # The session's stored passage and grade, read only when the caller lacks them
+        # (the API always has them: one checkpoint read fewer per turn).
+        known = {} if passage_id and grade else (await self.graph.aget_state(config)).values
         passage_id = passage_id or known.get("passage_id")
         if not passage_id:
             raise InputError("a new tutoring session needs a passage (passage_id or a file)")
