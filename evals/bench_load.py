@@ -17,10 +17,7 @@ import json
 import os
 import random
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,12 +30,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from fakes.llm_servers import FakeLLMServer, Reply  # noqa: E402
+from serverkit import ServerExited, running_server  # noqa: E402
 
 from readloom.api.auth import create_key  # noqa: E402
 from readloom.settings import Settings  # noqa: E402
 from readloom.storage.db import Database, migrate  # noqa: E402
 
-SERVE = "import sys; from readloom.api.cli import serve; serve(sys.argv[1:])"
 REPLY = (
     "Good thinking! Look back at the first paragraph: what does the main character do "
     "first, and why do you think they do it?"
@@ -97,12 +94,6 @@ def _letters(n: int) -> str:
 
 def _number(s: str) -> int:
     return int("".join(str("abcdefghij".index(c)) for c in s))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -198,46 +189,28 @@ def main() -> None:
     migrate(settings)
     key = asyncio.run(mint_key(settings))
     with BenchProvider(args.delay) as fake:
-        port = free_port()
         env = {
             **os.environ, "READLOOM_HOME": str(home), "READLOOM_PROVIDERS": "openai,offline",
             "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "bench-key",
             "READLOOM_RATE_LIMIT_PER_MINUTE": "1000000",
         }  # fmt: skip
-        log = (home / "server.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-c", SERVE, "--port", str(port), "--log-level", "warning"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    raise SystemExit(f"server exited; see {home / 'server.log'}")
-                try:
-                    if httpx.get(base + "/readyz", timeout=5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.5)
-            headers = {"Authorization": f"Bearer {key}"}
-            passage = httpx.get(f"{base}/v1/passages/{args.passage}", headers=headers).json()
-            # warm-up: one session, two turns (first-call costs are not load)
-            asyncio.run(run_load(base, key, 1, 2, passage["passage_id"]))
-            fake.requests.clear()
-            cpu0 = cpu_seconds(proc.pid)
-            results, wall = asyncio.run(
-                run_load(base, key, args.sessions, args.turns, passage["passage_id"], args.think)
-            )
-            server_cpu = cpu_seconds(proc.pid) - cpu0
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
+            with running_server(home, env) as server:
+                base = server.base_url
+                headers = {"Authorization": f"Bearer {key}"}
+                passage = httpx.get(f"{base}/v1/passages/{args.passage}", headers=headers).json()
+                # warm-up: one session, two turns (first-call costs are not load)
+                asyncio.run(run_load(base, key, 1, 2, passage["passage_id"]))
+                fake.requests.clear()
+                cpu0 = cpu_seconds(server.pid)
+                results, wall = asyncio.run(
+                    run_load(
+                        base, key, args.sessions, args.turns, passage["passage_id"], args.think
+                    )
+                )
+                server_cpu = cpu_seconds(server.pid) - cpu0
+        except ServerExited as exc:
+            raise SystemExit(str(exc)) from None
 
     calls: dict[tuple[int, int], int] = {}
     untagged = 0

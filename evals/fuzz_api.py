@@ -12,27 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
+from serverkit import Server, ServerExited, running_server
 
 from readloom.api.auth import create_key
 from readloom.settings import Settings
 from readloom.storage.db import Database, migrate
-
-SERVE = "import sys; from readloom.api.cli import serve; serve(sys.argv[1:])"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def mint(settings: Settings, role: str) -> str:
@@ -57,66 +47,51 @@ def main() -> int:
     settings = Settings(home=home, database_url=args.database_url)
     migrate(settings)
     key = asyncio.run(mint(settings, args.role))
-    port = free_port()
     env = {**os.environ, "READLOOM_HOME": str(home), "READLOOM_RATE_LIMIT_PER_MINUTE": "1000000"}
     env.pop("OPENAI_API_KEY", None)
     env.pop("ANTHROPIC_API_KEY", None)
     if args.database_url:
         env["READLOOM_DATABASE_URL"] = args.database_url
-    log = (home / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVE, "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                print(f"server exited; see {home / 'server.log'}")
-                return 2
-            try:
-                if httpx.get(base + "/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        probe = httpx.get(base + "/v1/sessions", headers={"Authorization": f"Bearer {key}"})
-        print(f"auth probe: GET /v1/sessions -> {probe.status_code}")
-        if probe.status_code != 200:
-            return 2
-        checks = "all" if args.all_checks else "not_a_server_error"
-        report = home / "fuzz-report.json"
-        cmd = [
-            str(Path(sys.executable).with_name("schemathesis")), "run", base + "/openapi.json",
-            "--checks", checks, "-H", f"Authorization: Bearer {key}",
-            "--max-examples", str(args.max_examples), "--seed", str(args.seed),
-            "--phases", "examples,coverage,fuzzing", "--workers", "2",
-            "--request-timeout", "60", "--generation-database", "none",
-            "--generation-with-security-parameters", "false",
-            # it learns its own key's id from GET /v1/keys and revokes it, after which
-            # every call is a (correct) 401: revocation is covered by tests/api instead
-            "--exclude-operation-id", "revoke_api_key",
-            "--report", "json", "--report-json-path", str(report), "--no-color",
-        ]  # fmt: skip
-        print("$", " ".join(c if "Bearer" not in c else "Authorization: Bearer ***" for c in cmd))
-        rc = subprocess.call(cmd)
-        print(f"schemathesis exit code {rc}; report: {report}; server log: {home / 'server.log'}")
-        errors = [
-            line for line in (home / "server.log").read_text(errors="replace").splitlines()
-            if "unhandled_error" in line
-        ]  # fmt: skip
-        print(f"server unhandled errors logged: {len(errors)}")
-        for line in errors[:20]:
-            print("  ", line)
-        return rc or (1 if errors else 0)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        with running_server(home, env) as server:
+            return fuzz(server, key, args)
+    except ServerExited as exc:
+        print(exc)
+        return 2
+
+
+def fuzz(server: Server, key: str, args: argparse.Namespace) -> int:
+    """Run schemathesis against the server; non-zero on a failure or a logged 500."""
+    base, home = server.base_url, server.log.parent
+    probe = httpx.get(base + "/v1/sessions", headers={"Authorization": f"Bearer {key}"})
+    print(f"auth probe: GET /v1/sessions -> {probe.status_code}")
+    if probe.status_code != 200:
+        return 2
+    checks = "all" if args.all_checks else "not_a_server_error"
+    report = home / "fuzz-report.json"
+    cmd = [
+        str(Path(sys.executable).with_name("schemathesis")), "run", base + "/openapi.json",
+        "--checks", checks, "-H", f"Authorization: Bearer {key}",
+        "--max-examples", str(args.max_examples), "--seed", str(args.seed),
+        "--phases", "examples,coverage,fuzzing", "--workers", "2",
+        "--request-timeout", "60", "--generation-database", "none",
+        "--generation-with-security-parameters", "false",
+        # it learns its own key's id from GET /v1/keys and revokes it, after which
+        # every call is a (correct) 401: revocation is covered by tests/api instead
+        "--exclude-operation-id", "revoke_api_key",
+        "--report", "json", "--report-json-path", str(report), "--no-color",
+    ]  # fmt: skip
+    print("$", " ".join(c if "Bearer" not in c else "Authorization: Bearer ***" for c in cmd))
+    rc = subprocess.call(cmd)
+    print(f"schemathesis exit code {rc}; report: {report}; server log: {server.log}")
+    errors = [
+        line for line in server.log.read_text(errors="replace").splitlines()
+        if "unhandled_error" in line
+    ]  # fmt: skip
+    print(f"server unhandled errors logged: {len(errors)}")
+    for line in errors[:20]:
+        print("  ", line)
+    return rc or (1 if errors else 0)
 
 
 if __name__ == "__main__":
