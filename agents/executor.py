@@ -8,7 +8,6 @@ draft comprehension questions for the passage.
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypedDict
 
@@ -150,13 +149,11 @@ async def _retrieve(
     embedding is the costliest step of retrieval). Run off the event loop."""
     query = " ".join(filter(None, [question and question.question, message])) or passage.title
     spans = await asyncio.to_thread(
-        functools.partial(
-            svc.store.search,
-            query,
-            k=svc.settings.retrieval_k,
-            passage_id=passage.passage_id,
-            dense_query=question.question if question else None,
-        )
+        svc.store.search,
+        query,
+        k=svc.settings.retrieval_k,
+        passage_id=passage.passage_id,
+        dense_query=question.question if question else None,
     )
     return [s.model_dump() for s in spans]
 

@@ -13,10 +13,10 @@ import hashlib
 import logging
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cachetools import LRUCache
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngineProvider, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
@@ -262,9 +262,9 @@ class PiiRedactor:
         self.analyzer = analyzer or get_analyzer(settings.spacy_model)
         self.score_threshold = score_threshold
         self._lock = threading.Lock()
-        self._passage_cache: OrderedDict[str, frozenset[str]] = OrderedDict()
-        self._findings: OrderedDict[str, tuple[Finding, ...]] = OrderedDict()
-        self._findings_lock = threading.Lock()
+        self._passage_cache: LRUCache[str, frozenset[str]] = LRUCache(maxsize=256)
+        self._findings: LRUCache[str, tuple[Finding, ...]] = LRUCache(FINDINGS_CACHE_SIZE)
+        self._findings_lock = threading.Lock()  # guards both caches
 
     # --- analysis ----------------------------------------------------------------------
 
@@ -278,14 +278,12 @@ class PiiRedactor:
             return []
         key = hashlib.sha256("\0".join([*sorted(allow_list), text]).encode()).hexdigest()
         with self._findings_lock:
-            if (hit := self._findings.get(key)) is not None:
-                self._findings.move_to_end(key)
-                return list(hit)
+            hit = self._findings.get(key)
+        if hit is not None:
+            return list(hit)
         findings = self._analyze(text, allow_list)
         with self._findings_lock:
             self._findings[key] = tuple(findings)
-            if len(self._findings) > FINDINGS_CACHE_SIZE:
-                self._findings.popitem(last=False)
         return findings
 
     def _analyze(self, text: str, allow_list: frozenset[str]) -> list[Finding]:
@@ -343,9 +341,10 @@ class PiiRedactor:
     def passage_allow_list(self, passage_text: str) -> frozenset[str]:
         """Names and places in a passage (its characters and setting): not personal data."""
         key = hashlib.sha256(passage_text.encode()).hexdigest()
-        if key in self._passage_cache:
-            self._passage_cache.move_to_end(key)
-            return self._passage_cache[key]
+        with self._findings_lock:
+            cached = self._passage_cache.get(key)
+        if cached is not None:
+            return cached
         nlp = self.analyzer.nlp_engine.nlp["en"]
         with self._lock:
             doc = nlp(passage_text)
@@ -357,9 +356,8 @@ class PiiRedactor:
             if f.entity_type in NAME_LIKE
         }
         result = frozenset(n.strip() for n in names if len(n.strip()) > 1)
-        self._passage_cache[key] = result
-        if len(self._passage_cache) > 256:
-            self._passage_cache.popitem(last=False)
+        with self._findings_lock:
+            self._passage_cache[key] = result
         return result
 
 

@@ -20,11 +20,11 @@ import hashlib
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from enum import Enum
 from typing import Any
 
+from cachetools import LRUCache
 from pydantic import BaseModel, ConfigDict
 
 from readloom.errors import GuardrailDenied
@@ -101,7 +101,7 @@ class LLMGate:
         self.ledger = ledger
         self.budget = budget
         self.cache = cache
-        self._memo: OrderedDict[str, str] = OrderedDict()
+        self._memo: LRUCache[str, str] = LRUCache(maxsize=_MEMO_SIZE)
         self._memo_lock = threading.Lock()
 
     @classmethod
@@ -141,14 +141,12 @@ class LLMGate:
                 return s
             key = hashlib.sha256(f"{session_id}\0{sorted(allow_list)}\0{s}".encode()).hexdigest()
             with self._memo_lock:
-                if key in self._memo:
-                    self._memo.move_to_end(key)
-                    return self._memo[key]
+                done = self._memo.get(key)
+            if done is not None:
+                return done
             out = "".join(line(part) for part in s.splitlines(keepends=True))
             with self._memo_lock:
                 self._memo[key] = out
-                if len(self._memo) > _MEMO_SIZE:
-                    self._memo.popitem(last=False)
             return out
 
         pieces = sorted(_spliced_values(req.variables), key=len, reverse=True)

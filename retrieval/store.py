@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from cachetools import Cache, LRUCache, TTLCache
 from pydantic import BaseModel, Field
 
 from readloom.errors import GuardrailDenied, InputError, NotFound, ReadloomError
@@ -119,10 +120,14 @@ class PassageStore:
         self._lock = threading.RLock()
         self._cache: ChunkCache | None = None
         self._checked = 0.0  # when the chunk count was last compared with the cache
-        self._held: dict[str, tuple[float, PassageRecord]] = {}
+        # Reads held in memory (see ``record`` and ``_passage_vectors``); a write empties
+        # them and bumps the generation, so a read begun before it is not held.
+        self._held: TTLCache[str, PassageRecord] = TTLCache(
+            RECORDS_HELD, RECORD_TTL_S, timer=time.monotonic
+        )
+        self._vectors: LRUCache[str, PassageVectors] = LRUCache(VECTORS_HELD)
         self._held_lock = threading.Lock()
-        self._generation = 0  # bumped by every write: a read begun before it is not held
-        self._vectors: dict[str, PassageVectors] = {}
+        self._generation = 0
 
     # --- ingest ---------------------------------------------------------------------
 
@@ -285,22 +290,26 @@ class PassageStore:
     def record(self, passage_id: str) -> PassageRecord:
         """A passage's record, held for ``RECORD_TTL_S``: a tutoring turn reads its passage
         several times, and another worker's re-ingest still shows within that time."""
-        now = time.monotonic()
-        with self._held_lock:
-            held = self._held.get(passage_id)
-            if held is not None and now - held[0] < RECORD_TTL_S:
-                return held[1]
-            generation = self._generation
+        held, generation = self._lookup(self._held, passage_id)
+        if held is not None:
+            return held
         got = self._records.get(ids=[passage_id], include=["documents", "metadatas"])
         if not got["ids"]:
             raise NotFound(f"no passage with id {passage_id!r}")
         rec = record_from(got["ids"][0], got["documents"][0], got["metadatas"][0])
+        return self._hold(self._held, passage_id, rec, generation)
+
+    def _lookup(self, cache: Cache, key: str) -> tuple[Any, int]:
+        """A held read (or None) and the generation to pass to ``_hold``."""
+        with self._held_lock:
+            return cache.get(key), self._generation
+
+    def _hold(self, cache: Cache, key: str, value: Any, generation: int) -> Any:
+        """Hold ``value`` unless a write came since its read began."""
         with self._held_lock:
             if generation == self._generation:
-                if len(self._held) >= RECORDS_HELD:
-                    self._held.pop(next(iter(self._held)))
-                self._held[passage_id] = (now, rec)
-        return rec
+                cache[key] = value
+        return value
 
     def _invalidate(self) -> None:
         """After a write: drop the chunk cache and every held record."""
@@ -312,9 +321,7 @@ class PassageStore:
 
     def _passage_vectors(self, passage_id: str) -> PassageVectors:
         """A passage's vectors, fetched once (until the next write)."""
-        with self._held_lock:
-            held = self._vectors.get(passage_id)
-            generation = self._generation
+        held, generation = self._lookup(self._vectors, passage_id)
         if held is not None:
             return held
         where = {"passage_id": passage_id}
@@ -326,12 +333,7 @@ class PassageStore:
             [m["chunk_id"] for m in sents["metadatas"]],
             np.asarray(sents["embeddings"], dtype=np.float32),
         )
-        with self._held_lock:
-            if generation == self._generation:
-                if len(self._vectors) >= VECTORS_HELD:
-                    self._vectors.pop(next(iter(self._vectors)))
-                self._vectors[passage_id] = vectors
-        return vectors
+        return self._hold(self._vectors, passage_id, vectors, generation)
 
     def _dense(
         self, query: str, where: dict[str, Any] | None, depth: int, passage_id: str | None

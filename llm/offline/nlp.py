@@ -10,12 +10,12 @@ import hashlib
 import math
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
 import spacy
+from cachetools import LRUCache
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
@@ -78,8 +78,8 @@ class Sentence:
 _load_lock = threading.Lock()
 _parse_lock = threading.Lock()
 _pipelines: dict[str, Language] = {}
-_cache: OrderedDict[tuple[str, str, bool], Doc] = OrderedDict()
 _CACHE_SIZE = 256
+_cache: LRUCache[tuple[str, str, bool], Doc] = LRUCache(maxsize=_CACHE_SIZE)
 _LIGHT_DISABLED = ("parser", "ner")
 
 
@@ -139,12 +139,9 @@ def parse(text: str, model: str = DEFAULT_MODEL, *, light: bool = False) -> Doc:
     with _parse_lock:
         doc = _cache.get(key)
         if doc is not None:
-            _cache.move_to_end(key)
             return doc
         doc = nlp(text, disable=_LIGHT_DISABLED) if light else _demote_capitalised_nouns(nlp(text))
         _cache[key] = doc
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
         return doc
 
 
