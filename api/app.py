@@ -23,7 +23,6 @@ from readloom.api import problems
 from readloom.api.auth import KeyCache, RateLimiter
 from readloom.api.config import ApiConfig
 from readloom.api.limits import BodySizeLimit
-from readloom.api.outbox import OutboxWorker, url_policy
 from readloom.api.routes import (
     alerts,
     classes,
@@ -40,6 +39,7 @@ from readloom.api.runtime import Runtime
 from readloom.api.schemas import PassagesIn, Problem
 from readloom.api.web import register_web
 from readloom.observability import instrument_app
+from readloom.service.outbox import OutboxWorker, url_policy
 from readloom.settings import Settings, configure_offline_environment
 from readloom.storage.checkpoints import open_checkpointer
 from readloom.storage.db import Database, migrate
@@ -56,8 +56,8 @@ def _operation_id(route: APIRoute) -> str:
 
 
 async def _load_service(rt: Runtime, stack: AsyncExitStack, services: Any) -> None:
-    from readloom.api.jobs import QuestionJobRunner
     from readloom.service import Readloom
+    from readloom.service.jobs import QuestionJobRunner
 
     try:
         rt.checkpointer = await stack.enter_async_context(open_checkpointer(rt.settings))

@@ -12,9 +12,9 @@ from readloom.settings import Settings
 from readloom.storage.db import Database
 
 if TYPE_CHECKING:
-    from readloom.api.jobs import QuestionJobRunner
-    from readloom.api.outbox import OutboxWorker
     from readloom.service import Readloom
+    from readloom.service.jobs import QuestionJobRunner
+    from readloom.service.outbox import OutboxWorker
 
 
 @dataclass

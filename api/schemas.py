@@ -16,8 +16,8 @@ from pydantic import (
     UrlConstraints,
 )
 
-from readloom.api.outbox import EVENT_TYPES
 from readloom.retrieval.models import Genre
+from readloom.service.outbox import EVENT_TYPES
 from readloom.state import QuestionType
 
 Pseudonym = Annotated[

@@ -171,8 +171,8 @@ _demo_lock = asyncio.Lock()
 
 async def ensure_demo_world(rt: Any, service: Any, tenant: str) -> None:
     """The demo class: teacher, student and a few classmates with practice history."""
-    from readloom.api import learner
     from readloom.api.auth import ensure_tenant
+    from readloom.service import learner
     from readloom.storage.models import Classroom, ClassStudent, ClassTeacher, Student
 
     async with _demo_lock:

@@ -20,7 +20,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
-from readloom.api import learner
 from readloom.api.deps import PrincipalDep, RuntimeDep, ServiceDep
 from readloom.api.lti.ags import AgsError
 from readloom.api.lti.context import WebState, get_web, render_page
@@ -28,6 +27,7 @@ from readloom.api.lti.pagekeys import expires_iso, issue_page_key
 from readloom.api.lti.provision import provision
 from readloom.api.lti.verify import AGS_SCORE_SCOPE, LaunchRefused, verify_launch
 from readloom.errors import NotFound, ReadloomError
+from readloom.service import learner
 
 log = logging.getLogger("readloom.lti")
 router = APIRouter(tags=["lti"], include_in_schema=False)

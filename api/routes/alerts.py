@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from readloom.api import learner
 from readloom.api.auth import Principal
 from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
 from readloom.api.schemas import AlertList, AlertOut
+from readloom.service import learner
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 

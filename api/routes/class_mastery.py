@@ -13,11 +13,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from readloom.api import learner
 from readloom.api.auth import Principal
 from readloom.api.deps import RuntimeDep, ServiceDep, allow
 from readloom.api.schemas import RecommendationOut
 from readloom.errors import NotFound, ReadloomError
+from readloom.service import learner
 from readloom.storage.models import Classroom, ClassStudent, ClassTeacher, Student, TenantPassage
 
 router = APIRouter(prefix="/v1/classes", tags=["classes"])

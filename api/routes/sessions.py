@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sse_starlette.sse import EventSourceResponse
 
-from readloom.api import idempotency, outbox, xapi
+from readloom.api import idempotency
 from readloom.api.auth import Principal, ensure_tenant
 from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
 from readloom.api.idempotency import IdempotencyKey, Replay
@@ -25,7 +25,9 @@ from readloom.api.schemas import (
     SessionList,
     SessionOut,
 )
-from readloom.api.tutoring import (
+from readloom.errors import InputError, NotFound
+from readloom.service import outbox, xapi
+from readloom.service.tutoring import (
     for_viewer,
     reidentify,
     reidentify_body,
@@ -34,7 +36,6 @@ from readloom.api.tutoring import (
     session_lock,
     sse_events,
 )
-from readloom.errors import InputError, NotFound
 from readloom.storage.models import Message, Student, TutoringSession
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])

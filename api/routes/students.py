@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import delete, select
 
-from readloom.api import idempotency, learner, outbox, xapi
+from readloom.api import idempotency
 from readloom.api.auth import Principal, ensure_tenant
 from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
 from readloom.api.idempotency import IdempotencyKey
@@ -22,8 +22,9 @@ from readloom.api.schemas import (
     StudentList,
     StudentOut,
 )
-from readloom.api.tutoring import reidentify
 from readloom.errors import NotFound
+from readloom.service import learner, outbox, xapi
+from readloom.service.tutoring import reidentify
 from readloom.storage.checkpoints import delete_threads
 from readloom.storage.models import (
     Classroom,

@@ -1,6 +1,6 @@
 """Partner webhooks: register a URL (signing secret shown once), list, delete, deliveries.
 
-A URL is accepted only if it passes the SSRF guard (``api/urlsafety.py``): https, no
+A URL is accepted only if it passes the SSRF guard (``service/urlsafety.py``): https, no
 credentials, and a host that is, and resolves to, public addresses only.
 """
 
@@ -15,7 +15,6 @@ from readloom.api import idempotency
 from readloom.api.auth import Principal, ensure_tenant
 from readloom.api.deps import RuntimeDep, allow
 from readloom.api.idempotency import IdempotencyKey
-from readloom.api.outbox import new_secret, url_policy
 from readloom.api.schemas import (
     DeliveryList,
     DeliveryOut,
@@ -24,8 +23,9 @@ from readloom.api.schemas import (
     WebhookList,
     WebhookOut,
 )
-from readloom.api.urlsafety import UnsafeUrl, check_url
 from readloom.errors import InputError, NotFound
+from readloom.service.outbox import new_secret, url_policy
+from readloom.service.urlsafety import UnsafeUrl, check_url
 from readloom.storage.models import Webhook, WebhookDelivery, new_id
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])

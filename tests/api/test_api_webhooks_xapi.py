@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from apitest_support import World, assert_problem
 
-from readloom.api.outbox import verify
+from readloom.service.outbox import verify
 from readloom.tools.prerequisites import SkillGraph
 
 

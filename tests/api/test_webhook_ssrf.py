@@ -2,7 +2,7 @@
 settings, the same check again at delivery (DNS may have changed), connections pinned to
 the approved address, and redirects never followed.
 
-Unit tests of ``api/urlsafety.py`` first (no network: literal IPs, ``localhost`` and
+Unit tests of ``service/urlsafety.py`` first (no network: literal IPs, ``localhost`` and
 injected resolvers), then real servers on 127.0.0.1.
 """
 
@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from readloom.api.config import ApiConfig
-from readloom.api.outbox import pinned_request
-from readloom.api.urlsafety import (
+from readloom.service.outbox import pinned_request
+from readloom.service.urlsafety import (
     UnsafeUrl,
     UrlPolicy,
     check_addresses,
@@ -421,7 +421,10 @@ def test_delivery_rechecks_the_address_and_records_why(
     try:
         server = Server(base_url=base, settings=settings, backend="sqlite")
         skill = SkillGraph.load(settings.skills_path).skills[0].id
-        with server.client(key) as partner, caplog.at_level(logging.INFO, "readloom.api.outbox"):
+        with (
+            server.client(key) as partner,
+            caplog.at_level(logging.INFO, "readloom.service.outbox"),
+        ):
             r = partner.post(
                 "/v1/students/s7/graded-responses", json={"skill": skill, "correct": True}
             )
@@ -438,7 +441,9 @@ def test_delivery_rechecks_the_address_and_records_why(
     assert delivery["attempts"] == 2  # retried on the usual backoff, then given up
     assert delivery["last_error"] == "url_refused:loopback"
     assert delivery["last_status_code"] is None
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "readloom.api.outbox")
+    logged = "\n".join(
+        r.getMessage() for r in caplog.records if r.name == "readloom.service.outbox"
+    )
     assert "reason=loopback" in logged
     for private in ("127.0.0.1", str(receiver.port), "s7", skill):
         assert private not in logged

@@ -6,7 +6,7 @@ libraries: headers ``webhook-id``, ``webhook-timestamp`` and
 ``webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`` keyed with
 the base64 part of the ``whsec_…`` secret. Payloads carry ids and codes, never text.
 
-Before each attempt the URL is checked again (``api/urlsafety.py``) and the request is
+Before each attempt the URL is checked again (``service/urlsafety.py``) and the request is
 sent to the address that check approved, so a DNS answer that changed since registration
 cannot point a delivery at the district's own network. Redirects are never followed.
 """
@@ -31,12 +31,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from readloom.api.config import ApiConfig
-from readloom.api.urlsafety import IPAddress, UnsafeUrl, UrlPolicy, check_url
+from readloom.service.urlsafety import IPAddress, UnsafeUrl, UrlPolicy, check_url
 from readloom.settings import Settings
 from readloom.storage.db import Database
 from readloom.storage.models import Webhook, WebhookDelivery, new_id, utcnow
 
-log = logging.getLogger("readloom.api.outbox")
+log = logging.getLogger("readloom.service.outbox")
 
 EVENT_TYPES = (
     "alert.created",

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from readloom.api import outbox
+from readloom.service import outbox
 from readloom.storage.models import Tenant, XapiStatement, utcnow
 
 VERBS = {

@@ -18,13 +18,13 @@ import anyio
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from readloom.api import idempotency, outbox, xapi
+from readloom.api import idempotency
 from readloom.api.auth import Principal
 from readloom.api.idempotency import Claim
-from readloom.api.learner import qualified
 from readloom.api.runtime import Runtime
 from readloom.api.schemas import MessageOut, QuestionOut
-from readloom.service import Readloom, TurnResult
+from readloom.service import Readloom, TurnResult, outbox, xapi
+from readloom.service.learner import qualified
 from readloom.storage.models import Message, TutoringSession, utcnow
 
 _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()

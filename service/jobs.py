@@ -9,13 +9,12 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from readloom.api import outbox
 from readloom.errors import ReadloomError
-from readloom.service import Readloom
+from readloom.service import Readloom, outbox
 from readloom.storage.db import Database
 from readloom.storage.models import QuestionJob, utcnow
 
-log = logging.getLogger("readloom.api.jobs")
+log = logging.getLogger("readloom.service.jobs")
 
 
 class QuestionJobRunner:
