@@ -180,7 +180,13 @@ async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> Execut
     if move != "alternate_explanation" and plan.intent == "answer_attempt" and question:
         graded = grade_answer(state.get("message", ""), question)
         if graded.skill in svc.skills:  # a model may name a skill the graph lacks
-            svc.mastery.record(ctx.student_id, graded.skill, graded.correct)
+            # Keyed by the turn: a retried turn (same checkpoint, same history) is not
+            # counted twice. In a thread: a store write must not block the event loop.
+            turn_key = f"{state['session_id']}:{len(state.get('history', []))}"
+            await asyncio.to_thread(
+                svc.mastery.record, ctx.student_id, graded.skill, graded.correct,
+                event_key=turn_key,
+            )  # fmt: skip
         update["grade_result"] = graded
         correct = graded.correct
         if graded.correct:

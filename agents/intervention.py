@@ -7,6 +7,7 @@ alone) go to a review queue instead of interrupting a teacher.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypedDict
 
@@ -57,7 +58,8 @@ def make_intervention(svc: Services) -> Callable[..., Awaitable[InterventionUpda
         decision = decide(state, mastery)
         if decision.kind == "teacher_alert":
             low_confidence = decision.reason == "repeated_frustration"
-            svc.guards.audit.queue_alert(
+            await asyncio.to_thread(  # a store write: never on the event loop
+                svc.guards.audit.queue_alert,
                 tenant=ctx.tenant,
                 session_id=state["session_id"],
                 student_id=ctx.student_id,

@@ -3,7 +3,8 @@
 Values are encrypted at rest (Fernet; the key file lives under ``settings.home`` with 0600
 permissions). Lookups use a keyed HMAC of the normalised value, so the same person gets the
 same pseudonym in every turn of a session without storing anything searchable in clear.
-One SQLite file, safe to share between threads (and processes: allocation is transactional).
+The tables (``vault_*``) are in the one database, shared by every worker; allocation is
+transactional, and a lost race for an index is retried.
 """
 
 from __future__ import annotations
@@ -12,43 +13,20 @@ import hashlib
 import hmac
 import os
 import re
-import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from readloom.settings import Settings
 
 KEY_FILE = "vault.key"
-VAULT_FILE = "vault.sqlite"
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*?)_(\d+)>")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS pseudonyms (
-    session_id  TEXT NOT NULL,
-    label       TEXT NOT NULL,
-    idx         INTEGER NOT NULL,
-    lookup      TEXT NOT NULL,       -- HMAC(session, label, normalised value)
-    value       BLOB NOT NULL,       -- Fernet token of the value as first seen
-    created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-    PRIMARY KEY (session_id, label, idx)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS pseudonyms_lookup ON pseudonyms (session_id, lookup);
-CREATE TABLE IF NOT EXISTS aliases (      -- a first or last name alone finds the full name
-    session_id TEXT NOT NULL,
-    lookup     TEXT NOT NULL,
-    label      TEXT NOT NULL,
-    idx        INTEGER NOT NULL,
-    PRIMARY KEY (session_id, lookup)
-);
-CREATE TABLE IF NOT EXISTS session_owners (  -- who a session belongs to, for forget_student()
-    session_id TEXT PRIMARY KEY,
-    student    TEXT NOT NULL               -- HMAC of the student id, never the id itself
-);
-CREATE INDEX IF NOT EXISTS session_owners_student ON session_owners (student);
-"""
 
 
 def normalise(value: str) -> str:
@@ -97,23 +75,25 @@ class Pseudonym:
         return f"<{self.label}_{self.index}>"
 
 
+def _tables():  # imported late: storage imports guardrails nowhere, but keep it lazy
+    from readloom.storage.models_stores import VaultAlias, VaultPseudonym, VaultSessionOwner
+
+    return VaultPseudonym.__table__, VaultAlias.__table__, VaultSessionOwner.__table__
+
+
 class Vault:
     """Maps values to pseudonyms per session and back. Thread-safe."""
 
     def __init__(self, settings: Settings, *, path: Path | None = None):
+        from readloom.storage.stores import store_db
+
         home = settings.ensure_home()
         self._key = load_or_create_key(home)
         self._fernet = Fernet(self._key)
         self._mac_key = hmac.new(self._key, b"readloom-vault-lookup", hashlib.sha256).digest()
-        self.path = path or home / VAULT_FILE
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA secure_delete=ON")  # forgotten values leave no residue
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-        os.chmod(self.path, 0o600)
+        self._db = store_db(path if path is not None else settings)
+        self.path = self._db.path
+        self._p, self._a, self._o = _tables()
 
     # --- write side --------------------------------------------------------------------
 
@@ -121,54 +101,69 @@ class Vault:
         """The pseudonym of ``value`` in this session, allocating the next index if new."""
         norm = normalise(value)
         lookup = self._lookup(session_id, label, norm)
-        with self._lock:
-            found = self._find(session_id, label, lookup)
-            if found:
-                return found
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                found = self._find(session_id, label, lookup)
-                if found is None:
-                    (idx,) = self._db.execute(
-                        "SELECT COALESCE(MAX(idx), 0) + 1 FROM pseudonyms"
-                        " WHERE session_id = ? AND label = ?",
-                        (session_id, label),
-                    ).fetchone()
-                    token = self._fernet.encrypt(value.strip().encode())
-                    self._db.execute(
-                        "INSERT INTO pseudonyms (session_id, label, idx, lookup, value)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (session_id, label, idx, lookup, token),
-                    )
-                    found = Pseudonym(label, idx)
-                    if label == "PERSON":
-                        self._add_aliases(session_id, norm, found)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._db.read() as conn:
+            found = self._find(conn, session_id, label, lookup)
+        if found:
             return found
+        for _ in range(5):  # bounded: another worker may take the same index first
+            try:
+                with self._db.write() as conn:
+                    found = self._find(conn, session_id, label, lookup)
+                    if found is None:
+                        found = self._allocate(conn, session_id, label, value, norm, lookup)
+                return found
+            except IntegrityError:
+                continue
+        raise RuntimeError("could not allocate a pseudonym")
 
-    def _add_aliases(self, session_id: str, norm: str, p: Pseudonym) -> None:
+    def _allocate(
+        self, conn: Connection, session_id: str, label: str, value: str, norm: str, lookup: str
+    ) -> Pseudonym:
+        p = self._p
+        idx = conn.execute(
+            select(func.coalesce(func.max(p.c.idx), 0) + 1).where(
+                p.c.session_id == session_id, p.c.label == label
+            )
+        ).scalar_one()
+        token = self._fernet.encrypt(value.strip().encode())
+        conn.execute(
+            insert(p).values(
+                session_id=session_id, label=label, idx=int(idx), lookup=lookup, value=token,
+                created_at=time.time(),
+            )
+        )  # fmt: skip
+        found = Pseudonym(label, int(idx))
+        if label == "PERSON":
+            self._add_aliases(conn, session_id, norm, found)
+        return found
+
+    def _add_aliases(self, conn: Connection, session_id: str, norm: str, p: Pseudonym) -> None:
         parts = norm.split()
         if len(parts) < 2:
             return
-        for part in (parts[0], parts[-1]):
-            self._db.execute(
-                "INSERT OR IGNORE INTO aliases (session_id, lookup, label, idx) VALUES (?,?,?,?)",
-                (session_id, self._lookup(session_id, p.label, part), p.label, p.index),
-            )
+        a = self._a
+        for part in dict.fromkeys((parts[0], parts[-1])):
+            lookup = self._lookup(session_id, p.label, part)
+            taken = conn.execute(
+                select(a.c.lookup).where(a.c.session_id == session_id, a.c.lookup == lookup)
+            ).first()
+            if taken is None:
+                conn.execute(
+                    insert(a).values(
+                        session_id=session_id, lookup=lookup, label=p.label, idx=p.index
+                    )
+                )
 
-    def _find(self, session_id: str, label: str, lookup: str) -> Pseudonym | None:
-        row = self._db.execute(
-            "SELECT idx FROM pseudonyms WHERE session_id = ? AND lookup = ?", (session_id, lookup)
-        ).fetchone()
+    def _find(self, conn: Connection, session_id: str, label: str, lookup: str) -> Pseudonym | None:
+        p, a = self._p, self._a
+        row = conn.execute(
+            select(p.c.idx).where(p.c.session_id == session_id, p.c.lookup == lookup)
+        ).first()
         if row:
             return Pseudonym(label, row[0])
-        row = self._db.execute(
-            "SELECT label, idx FROM aliases WHERE session_id = ? AND lookup = ?",
-            (session_id, lookup),
-        ).fetchone()
+        row = conn.execute(
+            select(a.c.label, a.c.idx).where(a.c.session_id == session_id, a.c.lookup == lookup)
+        ).first()
         return Pseudonym(row[0], row[1]) if row else None
 
     def _lookup(self, session_id: str, label: str, norm: str) -> str:
@@ -178,11 +173,13 @@ class Vault:
     # --- read side ---------------------------------------------------------------------
 
     def reveal(self, session_id: str, label: str, index: int) -> str | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT value FROM pseudonyms WHERE session_id = ? AND label = ? AND idx = ?",
-                (session_id, label, index),
-            ).fetchone()
+        p = self._p
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(p.c.value).where(
+                    p.c.session_id == session_id, p.c.label == label, p.c.idx == index
+                )
+            ).first()
         return self._fernet.decrypt(row[0]).decode() if row else None
 
     def reidentify(self, text: str, session_id: str) -> str:
@@ -198,52 +195,52 @@ class Vault:
         return PLACEHOLDER.sub(swap, text)
 
     def count(self, session_id: str) -> int:
-        with self._lock:
-            (n,) = self._db.execute(
-                "SELECT COUNT(*) FROM pseudonyms WHERE session_id = ?", (session_id,)
-            ).fetchone()
-        return n
+        p = self._p
+        with self._db.read() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(p).where(p.c.session_id == session_id)
+                ).scalar_one()
+            )
 
     # --- ownership and deletion --------------------------------------------------------
 
     def link_session(self, session_id: str, student_id: str) -> None:
         """Record which student a session belongs to, so ``forget_student`` can find it."""
         owner = pseudonymous_id(self._mac_key, "stu", student_id)
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO session_owners (session_id, student) VALUES (?, ?)",
-                (session_id, owner),
-            )
+        o = self._o
+        for _ in range(3):
+            try:
+                with self._db.write() as conn:
+                    conn.execute(delete(o).where(o.c.session_id == session_id))
+                    conn.execute(insert(o).values(session_id=session_id, student=owner))
+                return
+            except IntegrityError:  # a concurrent link of the same session: retry
+                continue
 
     def sessions_of(self, student_id: str) -> list[str]:
         owner = pseudonymous_id(self._mac_key, "stu", student_id)
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT session_id FROM session_owners WHERE student = ? ORDER BY session_id",
-                (owner,),
-            ).fetchall()
+        o = self._o
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(o.c.session_id).where(o.c.student == owner).order_by(o.c.session_id)
+            ).all()
         return [r[0] for r in rows]
 
-    def forget_session(self, session_id: str) -> int:
-        """Delete every pseudonym of a session; returns how many values were removed."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                n = self._db.execute(
-                    "DELETE FROM pseudonyms WHERE session_id = ?", (session_id,)
-                ).rowcount
-                self._db.execute("DELETE FROM aliases WHERE session_id = ?", (session_id,))
-                self._db.execute("DELETE FROM session_owners WHERE session_id = ?", (session_id,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return n
+    def forget_session(self, session_id: str, *, conn: Connection | None = None) -> int:
+        """Delete every pseudonym of a session; returns how many values were removed.
+        In the caller's transaction when ``conn`` is given."""
+        if conn is None:
+            with self._db.write() as own:
+                return self.forget_session(session_id, conn=own)
+        n = conn.execute(delete(self._p).where(self._p.c.session_id == session_id)).rowcount
+        conn.execute(delete(self._a).where(self._a.c.session_id == session_id))
+        conn.execute(delete(self._o).where(self._o.c.session_id == session_id))
+        return int(n)
 
     def forget_student(self, student_id: str) -> int:
         """Delete the vault entries of every session recorded for this student."""
         return sum(self.forget_session(s) for s in self.sessions_of(student_id))
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """The pool is shared by every store of the process (``storage.stores``)."""

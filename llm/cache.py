@@ -3,15 +3,14 @@
 The key hashes everything that shapes the answer: the provider chain (names and models),
 tenant, task, prompt id@version, messages, variables, output schema and sampling
 options. Tenants never share entries. Only redacted text reaches this cache (the gate
-redacts first), and it lives in SQLite under ``READLOOM_HOME`` with a TTL.
+redacts first); it is the ``llm_cache`` table of the one database (shared by every
+worker), with a TTL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, is_dataclass
@@ -19,23 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from readloom.llm.base import LLMRequest, LLMResult, Usage
 from readloom.settings import Settings
+from readloom.storage.models_stores import LlmCacheEntry
+from readloom.storage.stores import StoreDB, store_db
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS llm_cache (
-    key TEXT PRIMARY KEY,
-    created REAL NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    text TEXT NOT NULL,
-    parsed TEXT,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    finish_reason TEXT
-);
-"""
+_T = LlmCacheEntry.__table__
 
 
 def _jsonable(obj: Any) -> Any:
@@ -65,77 +56,67 @@ def cache_key(req: LLMRequest, chain: Sequence[tuple[str, str]]) -> str:
 
 
 class ResponseCache:
-    def __init__(self, path: Path, *, ttl_s: float, clock: Callable[[], float] = time.time) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+    def __init__(
+        self,
+        db: StoreDB | Settings | Path,
+        *,
+        ttl_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db if isinstance(db, StoreDB) else store_db(db)
+        self.path = self._db.path
         self.ttl_s = ttl_s
         self._clock = clock
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ResponseCache:
-        return cls(settings.ensure_home() / "llm_cache.sqlite", ttl_s=settings.cache_ttl_s)
+        return cls(settings, ttl_s=settings.cache_ttl_s)
 
     def get(self, key: str, schema: type[BaseModel] | None = None) -> LLMResult | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT created, provider, model, text, parsed, input_tokens, output_tokens,"
-                " finish_reason FROM llm_cache WHERE key = ?",
-                (key,),
-            ).fetchone()
+        with self._db.read() as conn:
+            row = conn.execute(select(_T).where(_T.c.key == key)).first()
         if row is None:
             return None
-        created, provider, model, text, parsed_json, tin, tout, finish = row
-        if self._clock() - created > self.ttl_s:
+        if self._clock() - row.created > self.ttl_s:
             self.delete(key)
             return None
         parsed = None
         if schema is not None:
-            if parsed_json is None:
+            if row.parsed is None:
                 return None
             try:
-                parsed = schema.model_validate_json(parsed_json)
+                parsed = schema.model_validate_json(row.parsed)
             except ValueError:  # the schema changed since: a miss, not an error
                 self.delete(key)
                 return None
         return LLMResult(
-            text=text,
+            text=row.text,
             parsed=parsed,
-            provider=provider,
-            model=model,
-            usage=Usage(input_tokens=tin, output_tokens=tout),
-            finish_reason=finish,
+            provider=row.provider,
+            model=row.model,
+            usage=Usage(input_tokens=row.input_tokens, output_tokens=row.output_tokens),
+            finish_reason=row.finish_reason,
         )
 
     def put(self, key: str, result: LLMResult) -> None:
         parsed = result.parsed.model_dump_json() if result.parsed is not None else None
         now = self._clock()
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO llm_cache (key, created, provider, model, text, parsed,"
-                " input_tokens, output_tokens, finish_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    now,
-                    result.provider,
-                    result.model,
-                    result.text,
-                    parsed,
-                    result.usage.input_tokens,
-                    result.usage.output_tokens,
-                    result.finish_reason,
-                ),
-            )
-            self._db.execute("DELETE FROM llm_cache WHERE created < ?", (now - self.ttl_s,))
+        values = {
+            "key": key, "created": now, "provider": result.provider, "model": result.model,
+            "text": result.text, "parsed": parsed, "input_tokens": result.usage.input_tokens,
+            "output_tokens": result.usage.output_tokens, "finish_reason": result.finish_reason,
+        }  # fmt: skip
+        try:
+            with self._db.write() as conn:
+                stale = (_T.c.key == key) | (_T.c.created < now - self.ttl_s)
+                conn.execute(delete(_T).where(stale))
+                conn.execute(_T.insert().values(**values))
+        except IntegrityError:  # another worker cached the same answer meanwhile
+            pass
 
     def delete(self, key: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM llm_cache WHERE key = ?", (key,))
+        with self._db.write() as conn:
+            conn.execute(delete(_T).where(_T.c.key == key))
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """The pool is shared by every store of the process (``storage.stores``)."""

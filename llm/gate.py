@@ -224,14 +224,20 @@ class LLMGate:
         self.budget.admit(req.tenant)
         clean = await self._redact(req, session_id, allow_list)
         key = self._cache_key(clean)
-        if key is not None and (hit := self._from_cache(key, clean, student_id)) is not None:
+        # Ledger and cache writes run in a thread: on SQLite the app's async writer may
+        # hold the database's write lock across an await (see storage.stores).
+        if key is not None and (
+            hit := await asyncio.to_thread(self._from_cache, key, clean, student_id)
+        ):
             return hit
         self.budget.check_budget(clean.tenant)
         routed = await self.router.route(clean)
         result = self._parse(routed.result, clean)
-        provenance = self._record(clean, result, routed.trace, student_id, start)
+        provenance = await asyncio.to_thread(
+            self._record, clean, result, routed.trace, student_id, start
+        )
         if key is not None:
-            self._store(key, result)
+            await asyncio.to_thread(self._store, key, result)
         return GatedResult(text=result.text, parsed=result.parsed, provenance=provenance)
 
     # --- stream ------------------------------------------------------------------------

@@ -1,40 +1,27 @@
 """Token usage and cost per call, and the ledger that budgets are checked against.
 
 Cost comes from the provider's own usage fields and ``settings.prices`` (USD per 1M
-tokens). The ledger is SQLite under ``READLOOM_HOME``; it stores counts, ids and money,
-never text. (Several API workers would move it to Postgres/Redis; see DESIGN §6.)
+tokens). The ledger is the ``llm_usage`` table of the one database (``storage``): every
+worker records into it and reads the same monthly totals. It stores counts, ids and
+money, never text.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, insert, select, update
+
 from readloom.llm.base import Usage
 from readloom.settings import Settings
+from readloom.storage.models_stores import LlmUsage
+from readloom.storage.stores import StoreDB, store_db
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS llm_usage (
-    id INTEGER PRIMARY KEY,
-    ts REAL NOT NULL,
-    month TEXT NOT NULL,
-    tenant TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    model TEXT NOT NULL,
-    prompt_id TEXT NOT NULL,
-    input_tokens INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    cost_usd REAL NOT NULL,
-    cached INTEGER NOT NULL DEFAULT 0,
-    student_id TEXT
-);
-CREATE INDEX IF NOT EXISTS llm_usage_tenant_month ON llm_usage (tenant, month);
-"""
+_T = LlmUsage.__table__
 
 
 def price_for(model: str, prices: Mapping[str, Mapping[str, float]]) -> Mapping[str, float] | None:
@@ -60,22 +47,17 @@ def month_of(ts: float) -> str:
 
 
 class UsageLedger:
-    """Append-only usage rows plus in-memory monthly totals per tenant (one process)."""
+    """Append-only usage rows in the shared database; monthly totals are read from it
+    (several workers share one budget), so nothing is cached per process."""
 
-    def __init__(self, path: Path, *, clock: Any = time.time) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+    def __init__(self, db: StoreDB | Settings | Path, *, clock: Any = time.time) -> None:
+        self._db = db if isinstance(db, StoreDB) else store_db(db)
+        self.path = self._db.path
         self._clock = clock
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._month_tokens: dict[tuple[str, str], int] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UsageLedger:
-        return cls(settings.ensure_home() / "llm_usage.sqlite")
+        return cls(settings)
 
     def record(
         self,
@@ -90,68 +72,60 @@ class UsageLedger:
         student_id: str | None = None,
     ) -> None:
         ts = self._clock()
-        month = month_of(ts)
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO llm_usage (ts, month, tenant, provider, model, prompt_id,"
-                " input_tokens, output_tokens, cost_usd, cached, student_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    ts,
-                    month,
-                    tenant,
-                    provider,
-                    model,
-                    prompt_id,
-                    usage.input_tokens,
-                    usage.output_tokens,
-                    cost_usd,
-                    int(cached),
-                    student_id,
-                ),
-            )
-            key = (tenant, month)
-            if key in self._month_tokens:
-                self._month_tokens[key] += usage.total
+        with self._db.write() as conn:
+            conn.execute(
+                insert(_T).values(
+                    ts=ts, month=month_of(ts), tenant=tenant, provider=provider, model=model,
+                    prompt_id=prompt_id, input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens, cost_usd=cost_usd, cached=int(cached),
+                    student_id=student_id,
+                )
+            )  # fmt: skip
 
     def tokens_this_month(self, tenant: str) -> int:
-        key = (tenant, month_of(self._clock()))
-        with self._lock:
-            if key not in self._month_tokens:
-                row = self._db.execute(
-                    "SELECT COALESCE(SUM(input_tokens + output_tokens), 0) FROM llm_usage"
-                    " WHERE tenant = ? AND month = ?",
-                    key,
-                ).fetchone()
-                self._month_tokens[key] = int(row[0])
-            return self._month_tokens[key]
+        month = month_of(self._clock())
+        stmt = select(func.coalesce(func.sum(_T.c.input_tokens + _T.c.output_tokens), 0)).where(
+            _T.c.tenant == tenant, _T.c.month == month
+        )
+        with self._db.read() as conn:
+            return int(conn.execute(stmt).scalar_one())
 
     def summary(self, tenant: str | None = None) -> dict[str, Any]:
         """Calls, tokens and cost, overall or for one tenant (for reports and the CLI)."""
-        where, args = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
-                f" COALESCE(SUM(cost_usd), 0), COALESCE(SUM(cached), 0) FROM llm_usage {where}",
-                args,
-            ).fetchone()
-        calls, tin, tout, cost, cached = row
+        stmt = select(
+            func.count(),
+            func.coalesce(func.sum(_T.c.input_tokens), 0),
+            func.coalesce(func.sum(_T.c.output_tokens), 0),
+            func.coalesce(func.sum(_T.c.cost_usd), 0),
+            func.coalesce(func.sum(_T.c.cached), 0),
+        )
+        if tenant:
+            stmt = stmt.where(_T.c.tenant == tenant)
+        with self._db.read() as conn:
+            calls, tin, tout, cost, cached = conn.execute(stmt).one()
         return {
-            "calls": calls,
-            "cached_calls": cached,
-            "input_tokens": tin,
-            "output_tokens": tout,
-            "cost_usd": round(cost, 6),
+            "calls": int(calls),
+            "cached_calls": int(cached),
+            "input_tokens": int(tin),
+            "output_tokens": int(tout),
+            "cost_usd": round(float(cost), 6),
         }
 
     def rows(self, tenant: str) -> list[dict[str, Any]]:
-        with self._lock:
-            cur = self._db.execute(
-                "SELECT * FROM llm_usage WHERE tenant = ? ORDER BY id", (tenant,)
-            )
-            cols = [c[0] for c in cur.description]
-            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+        with self._db.read() as conn:
+            result = conn.execute(select(_T).where(_T.c.tenant == tenant).order_by(_T.c.id))
+            return [dict(r._mapping) for r in result]
+
+    def forget_student(self, tenant: str, student_id: str) -> int:
+        """FERPA erasure: the student's calls stay in the tenant's totals (billing) but
+        no longer name the student. Returns the rows pseudonymised."""
+        stmt = (
+            update(_T)
+            .where(_T.c.tenant == tenant, _T.c.student_id == student_id)
+            .values(student_id=None)
+        )
+        with self._db.write() as conn:
+            return int(conn.execute(stmt).rowcount)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """The pool is shared by every store of the process (``storage.stores``)."""

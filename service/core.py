@@ -100,11 +100,10 @@ class Readloom:
     async def __aenter__(self) -> Readloom:
         svc = self.services
         if self._checkpointer is None:
-            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+            from readloom.storage.checkpoints import open_checkpointer
 
-            self.settings.ensure_home()
             self._checkpointer = await self._stack.enter_async_context(
-                AsyncSqliteSaver.from_conn_string(str(self.settings.checkpoint_path))
+                open_checkpointer(self.settings)
             )
         self._checkpointer.serde = checkpoint_serializer()
         self.graph = build_graph(svc).compile(checkpointer=self._checkpointer)

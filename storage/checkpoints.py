@@ -1,8 +1,6 @@
-"""The LangGraph checkpointer on readloom's database: SQLite by default, else Postgres.
-
-SQLite checkpoints go to ``settings.checkpoint_path`` (beside the app database, so that
-the two write locks never contend) in WAL mode; Postgres
-checkpoints live in the application database itself, through a connection pool.
+"""The LangGraph checkpointer on readloom's one database: its SQLite saver on the SQLite
+database (WAL; its own connection, so it waits for the write lock in a thread, never on
+the event loop), its Postgres saver on Postgres, through a connection pool.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from contextlib import asynccontextmanager
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from readloom.settings import Settings
-from readloom.storage.db import is_sqlite, libpq_conninfo
+from readloom.storage.db import database_url, is_sqlite, libpq_conninfo
 
 
 @asynccontextmanager
@@ -26,7 +24,8 @@ async def open_checkpointer(
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
         settings.ensure_home()
-        async with aiosqlite.connect(str(settings.checkpoint_path)) as conn:
+        path = database_url(settings).database or ":memory:"
+        async with aiosqlite.connect(path) as conn:
             await conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL, not FULL: WAL + NORMAL survives kill -9 (only an OS crash can drop
             # the last commits), and a graph run commits at every step; acknowledged

@@ -33,6 +33,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 def database_url(settings: Settings) -> URL:
     """The configured URL with an explicit driver (psycopg 3 for Postgres, pysqlite)."""
     url = make_url(settings.sqlalchemy_url)
+    if url.drivername in ("postgres", "postgresql"):  # the usual libpq spellings
+        url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() == "postgresql" and url.drivername != "postgresql+psycopg":
         url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() == "sqlite":

@@ -264,3 +264,7 @@ class ServerInstance(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The stores' tables (usage, cache, audit, alerts, vault, mastery, LTI) share this metadata.
+from readloom.storage import models_stores as _models_stores  # noqa: E402, F401

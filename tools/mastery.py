@@ -2,26 +2,30 @@
 
 The math lives in ``mastery_model`` (parameters, online update), ``mastery_em`` (EM fit)
 and ``mastery_data`` (CSV logs); this module is what agents and the API use. The store
-keeps a small interface (``get``, ``record``, ``history``, ``delete``) so it can move from
-SQLite to another database without touching callers.
+keeps a small interface (``get``, ``record``, ``history``, ``delete``); its tables
+(``mastery_estimates``, ``mastery_responses``) are in the one database, shared by every
+worker. A response recorded with an ``event_key`` (the turn that graded it) is counted
+once however often that turn is retried.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
+from sqlalchemy import delete, insert, select
+from sqlalchemy import update as sa_update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from readloom.errors import InputError
 from readloom.settings import Settings
+from readloom.storage.models_stores import MasteryEstimate, MasteryResponse
+from readloom.storage.stores import store_db
 from readloom.tools.mastery_em import Bounds, FitResult, fit_bkt, predict_responses
 from readloom.tools.mastery_model import (
     DEFAULT_PARAMS,
@@ -52,28 +56,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "mastery_model.json"
-DB_FILE = "mastery.sqlite"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS mastery (
-    student_id TEXT NOT NULL,
-    skill TEXT NOT NULL,
-    p REAL NOT NULL,
-    attempts INTEGER NOT NULL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (student_id, skill)
-);
-CREATE TABLE IF NOT EXISTS responses (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    student_id TEXT NOT NULL,
-    skill TEXT NOT NULL,
-    correct INTEGER NOT NULL,
-    p_before REAL NOT NULL,
-    p_after REAL NOT NULL,
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS responses_student ON responses (student_id, id);
-"""
+_EST = MasteryEstimate.__table__
+_RESP = MasteryResponse.__table__
 
 
 class MasteryEvent(BaseModel):
@@ -87,7 +71,7 @@ class MasteryEvent(BaseModel):
 
 
 class MasteryStore:
-    """Per-student P(mastered) per skill in SQLite under ``settings.home``.
+    """Per-student P(mastered) per skill, in the one database.
 
     ``model`` defaults to ``<home>/mastery_model.json`` when it exists (written by
     ``readloom mastery fit``), else to default parameters; ``graph`` defaults to the
@@ -110,29 +94,11 @@ class MasteryStore:
             graph = SkillGraph.load(settings.skills_path)
         self.model = model
         self.graph = graph
-        if path is None:
-            settings.ensure_home()
-            path = settings.home / DB_FILE
-        self.path = path
-        # One connection per store (closing the last WAL connection checkpoints: slow),
-        # shared by threads under a lock; other processes are serialized by SQLite.
-        self._conn = sqlite3.connect(
-            path, timeout=10.0, isolation_level=None, check_same_thread=False
-        )
-        self._lock = threading.Lock()
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: never corrupt, fast commits
-            conn.executescript(_SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._conn
+        self._db = store_db(path if path is not None else settings)
+        self.path = self._db.path
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        """The pool is shared by every store of the process (``storage.stores``)."""
 
     def _check_skill(self, skill: str) -> None:
         if self.graph is not None and skill not in self.graph:
@@ -141,10 +107,10 @@ class MasteryStore:
     # --- the interface ----------------------------------------------------------------
     def get(self, student_id: str) -> dict[str, float]:
         """P(mastered) for every skill the student has practised."""
-        with self._connect() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
-                "SELECT skill, p FROM mastery WHERE student_id = ?", (student_id,)
-            ).fetchall()
+                select(_EST.c.skill, _EST.c.p).where(_EST.c.student_id == student_id)
+            ).all()
         return {skill: p for skill, p in rows}
 
     def estimate(self, student_id: str, skill: str) -> float:
@@ -155,51 +121,82 @@ class MasteryStore:
             return mastery[skill]
         return cold_start_prior(skill, mastery, self.graph, self.model.params(skill))
 
-    def record(self, student_id: str, skill: str, correct: bool | int) -> float:
-        """Apply one graded response (O(1) BKT update) and return the new P(mastered)."""
+    def record(
+        self, student_id: str, skill: str, correct: bool | int, *, event_key: str | None = None
+    ) -> float:
+        """Apply one graded response (O(1) BKT update) and return the new P(mastered).
+        With ``event_key``, a response already recorded under that key is not applied
+        again: its stored result is returned."""
         self._check_skill(skill)
         if correct not in (0, 1):  # True/False compare equal to 1/0
             raise InputError("'correct' must be 0 or 1")
+        for _ in range(5):  # bounded: a concurrent first response races on the insert
+            if event_key is not None and (done := self._recorded(event_key)) is not None:
+                return done
+            try:
+                with self._db.write() as conn:
+                    after = self._apply(conn, student_id, skill, int(correct), event_key)
+                break
+            except IntegrityError:
+                continue
+        else:
+            raise RuntimeError("could not record the mastery response")
+        log.debug("mastery_recorded skill=%s correct=%d p=%.3f", skill, int(correct), after)
+        return after
+
+    def _recorded(self, event_key: str) -> float | None:
+        with self._db.read() as conn:
+            return conn.execute(
+                select(_RESP.c.p_after).where(_RESP.c.event_key == event_key)
+            ).scalar()
+
+    def _apply(
+        self, conn: Connection, student_id: str, skill: str, correct: int, event_key: str | None
+    ) -> float:
+        """Read-modify-write in one transaction; the row lock (Postgres) or the write lock
+        (SQLite) keeps concurrent responses of one student from losing an update."""
         params = self.model.params(skill)
         now = time.time()
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")  # read-modify-write without lost updates
-            try:
-                mastery = dict(
-                    conn.execute(
-                        "SELECT skill, p FROM mastery WHERE student_id = ?", (student_id,)
-                    ).fetchall()
+        rows = conn.execute(
+            select(_EST.c.skill, _EST.c.p).where(_EST.c.student_id == student_id).with_for_update()
+        ).all()
+        mastery = {k: p for k, p in rows}
+        before = mastery.get(skill)
+        if before is None:
+            before = cold_start_prior(skill, mastery, self.graph, params)
+        after = update(before, correct, params)
+        # The response first: a duplicate event_key aborts the transaction before the
+        # estimate moves.
+        conn.execute(
+            insert(_RESP).values(
+                student_id=student_id, skill=skill, correct=correct, p_before=before,
+                p_after=after, at=now, event_key=event_key,
+            )
+        )  # fmt: skip
+        if skill in mastery:
+            conn.execute(
+                sa_update(_EST)
+                .where(_EST.c.student_id == student_id, _EST.c.skill == skill)
+                .values(p=after, attempts=_EST.c.attempts + 1, updated_at=now)
+            )
+        else:
+            conn.execute(
+                insert(_EST).values(
+                    student_id=student_id, skill=skill, p=after, attempts=1, updated_at=now
                 )
-                before = mastery.get(skill)
-                if before is None:
-                    before = cold_start_prior(skill, mastery, self.graph, params)
-                after = update(before, correct, params)
-                conn.execute(
-                    "INSERT INTO mastery (student_id, skill, p, attempts, updated_at) "
-                    "VALUES (?, ?, ?, 1, ?) ON CONFLICT (student_id, skill) DO UPDATE SET "
-                    "p = excluded.p, attempts = attempts + 1, updated_at = excluded.updated_at",
-                    (student_id, skill, after, now),
-                )
-                conn.execute(
-                    "INSERT INTO responses (student_id, skill, correct, p_before, p_after, at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (student_id, skill, int(correct), before, after, now),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        log.debug("mastery_recorded skill=%s correct=%d p=%.3f", skill, int(correct), after)
+            )
         return after
 
     def history(self, student_id: str) -> list[MasteryEvent]:
         """Every recorded response of the student, oldest first."""
-        with self._connect() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
-                "SELECT skill, correct, p_before, p_after, at FROM responses "
-                "WHERE student_id = ? ORDER BY id",
-                (student_id,),
-            ).fetchall()
+                select(
+                    _RESP.c.skill, _RESP.c.correct, _RESP.c.p_before, _RESP.c.p_after, _RESP.c.at
+                )
+                .where(_RESP.c.student_id == student_id)
+                .order_by(_RESP.c.id)
+            ).all()
         return [
             MasteryEvent(
                 skill=s,
@@ -211,19 +208,16 @@ class MasteryStore:
             for s, c, b, a, t in rows
         ]
 
-    def delete(self, student_id: str) -> int:
-        """Forget a student entirely (records erased on request); returns rows removed."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            removed = conn.execute(
-                "DELETE FROM mastery WHERE student_id = ?", (student_id,)
-            ).rowcount
-            removed += conn.execute(
-                "DELETE FROM responses WHERE student_id = ?", (student_id,)
-            ).rowcount
-            conn.execute("COMMIT")
+    def delete(self, student_id: str, *, conn: Connection | None = None) -> int:
+        """Forget a student entirely (records erased on request); returns rows removed.
+        In the caller's transaction when ``conn`` is given."""
+        if conn is None:
+            with self._db.write() as own:
+                return self.delete(student_id, conn=own)
+        removed = conn.execute(delete(_EST).where(_EST.c.student_id == student_id)).rowcount
+        removed += conn.execute(delete(_RESP).where(_RESP.c.student_id == student_id)).rowcount
         log.info("mastery_deleted rows=%d", removed)
-        return removed
+        return int(removed)
 
 
 # --- LangChain tool ---------------------------------------------------------------------

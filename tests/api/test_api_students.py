@@ -176,7 +176,7 @@ def _audit_rows(w: World, session_id: str) -> dict[str, int]:
             w.tenant,
         ),
     }
-    db = sqlite3.connect(f"file:{w.server.settings.home / 'audit.sqlite'}?mode=ro", uri=True)
+    db = sqlite3.connect(f"file:{w.server.settings.home / 'readloom.sqlite'}?mode=ro", uri=True)
     try:
         return {k: db.execute(sql, (arg,)).fetchone()[0] for k, (sql, arg) in queries.items()}
     finally:

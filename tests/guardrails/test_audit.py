@@ -154,14 +154,17 @@ def test_erasure_is_recorded_without_the_student(audit):
     finally:
         db.close()
     assert "kid-42" not in dump and audit.actor(KID) not in dump
-    # the erasure is not itself erasable, and neither is the register
+    # no session id of the erased student outlives the erasure (the grants are withdrawn)
+    t1_lines = [line for line in dump.splitlines() if "'t1'" in line]
+    assert [line for line in t1_lines if "'s1'" in line or "'s2'" in line] == []
+    # the erasure is not itself erasable
     db = sqlite3.connect(audit.path)
     try:
+        assert db.execute("SELECT count(*) FROM audit_erasure_grants").fetchone() == (0,)
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             db.execute("DELETE FROM audit_events WHERE kind = 'ferpa_erasure'")
-        for sql in ("DELETE FROM erasures", "UPDATE erasures SET session = 's3'"):
-            with pytest.raises(sqlite3.DatabaseError, match="register is append-only"):
-                db.execute(sql)
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute("UPDATE audit_events SET tenant = 't2' WHERE kind = 'ferpa_erasure'")
     finally:
         db.close()
 
@@ -187,81 +190,15 @@ def test_a_failed_erasure_changes_nothing(audit, monkeypatch):
     _fill(audit)
     events, alerts = _rows(audit, "audit_events"), _rows(audit, "alerts")
 
-    def broken(row):
+    def broken(conn, row):
         raise sqlite3.OperationalError("disk full")
 
-    monkeypatch.setattr(audit, "_insert_event", broken)
+    monkeypatch.setattr("readloom.guardrails.audit._insert_event", broken)
     with pytest.raises(sqlite3.OperationalError):
         audit.erase_sessions(["s1", "s2"], tenant="t1", student_id=KID)
     assert (_rows(audit, "audit_events"), _rows(audit, "alerts")) == (events, alerts)
     db = sqlite3.connect(audit.path)
     try:
-        assert db.execute("SELECT count(*) FROM erasures").fetchone() == (0,)
-    finally:
-        db.close()
-
-
-_OLD_SCHEMA = """
-CREATE TABLE audit_events (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
-    tenant TEXT NOT NULL, role TEXT NOT NULL, actor TEXT NOT NULL, session TEXT NOT NULL,
-    kind TEXT NOT NULL, guard TEXT NOT NULL, rule TEXT, entities TEXT NOT NULL, severity TEXT);
-CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
-BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TABLE alerts (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL, tenant TEXT NOT NULL, session TEXT NOT NULL,
-    actor TEXT NOT NULL, severity TEXT NOT NULL, kind TEXT NOT NULL, entities TEXT NOT NULL,
-    confidence REAL NOT NULL, status TEXT NOT NULL, repeats INTEGER NOT NULL DEFAULT 0,
-    acknowledged_by TEXT, acknowledged_at TEXT);
-CREATE TRIGGER alerts_no_delete BEFORE DELETE ON alerts
-BEGIN SELECT RAISE(ABORT, 'alerts are kept'); END;
-INSERT INTO audit_events (at, tenant, role, actor, session, kind, guard, entities)
-VALUES ('2025-01-01', 't1', 'student', 'stu_0000000000000001', 'old-1', 'alert', 'alerts', '[]'),
-       ('2025-01-01', 't1', 'student', 'stu_0000000000000002', 'old-2', 'alert', 'alerts', '[]');
-INSERT INTO alerts (created_at, updated_at, tenant, session, actor, severity, kind, entities,
-                    confidence, status)
-VALUES ('2025-01-01', '2025-01-01', 't1', 'old-1', 'stu_0000000000000001', 'high', 'crisis',
-        '[]', 1.0, 'open');
-"""
-
-
-def _triggers(path) -> dict[str, str]:
-    db = sqlite3.connect(path)
-    try:
-        return dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
-    finally:
-        db.close()
-
-
-def test_an_old_database_gets_the_erasure_aware_triggers(settings, tmp_path):
-    from readloom.guardrails.audit import AuditLog
-
-    path = tmp_path / "old-audit.sqlite"
-    db = sqlite3.connect(path)
-    db.executescript(_OLD_SCHEMA)
-    db.close()
-    assert "erasures" not in _triggers(path)["alerts_no_delete"]
-
-    for _ in range(2):  # opening again is a no-op
-        AuditLog(settings, path=path).close()
-    triggers = _triggers(path)
-    assert sorted(triggers) == [
-        "alerts_fixed_facts", "alerts_no_delete", "audit_events_no_delete",
-        "audit_events_no_update", "erasures_no_delete", "erasures_no_update",
-    ]  # fmt: skip
-    assert "erasures" in triggers["alerts_no_delete"]
-    assert "erasures" in triggers["audit_events_no_delete"]
-
-    log = AuditLog(settings, path=path)
-    try:
-        assert log.erase_sessions(["old-1"], tenant="t1") == {"audit_events": 1, "alerts": 1}
-        assert [e.session for e in log.events()][0] == "old-2"
-    finally:
-        log.close()
-    db = sqlite3.connect(path)
-    try:
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            db.execute("DELETE FROM audit_events WHERE session = 'old-2'")
+        assert db.execute("SELECT count(*) FROM audit_erasure_grants").fetchone() == (0,)
     finally:
         db.close()

@@ -4,6 +4,7 @@ student's threads can be deleted (FERPA)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import operator
 from typing import Annotated, TypedDict
 
@@ -53,7 +54,7 @@ def test_checkpoints_survive_reopen_and_can_be_deleted(settings: Settings) -> No
     assert b == ["other", "reply-1"]
 
 
-def test_sqlite_checkpoints_use_wal_beside_the_app_database(tmp_path) -> None:
+def test_sqlite_checkpoints_use_wal_in_the_app_database(tmp_path) -> None:
     settings = Settings(home=tmp_path)
 
     async def run() -> tuple[str, int]:
@@ -65,4 +66,10 @@ def test_sqlite_checkpoints_use_wal_beside_the_app_database(tmp_path) -> None:
 
     mode, sync = asyncio.run(run())
     assert (mode, sync) == ("wal", 1)  # NORMAL: durable across kill -9 in WAL mode
-    assert settings.checkpoint_path.exists()
+    db = sqlite3.connect(tmp_path / "readloom.sqlite")  # the one database holds them
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        db.close()
+    assert "checkpoints" in tables
+    assert not settings.checkpoint_path.exists()

@@ -25,7 +25,7 @@ def test_record_applies_the_update_and_persists(
     assert p1 == pytest.approx(update(PARAMS.prior, True, PARAMS))
     p2 = store.record("s1", "ask_answer_questions", False)
     assert p2 == pytest.approx(update(p1, False, PARAMS))
-    assert (settings.home / "mastery.sqlite").exists()
+    assert store.path == settings.home / "readloom.sqlite"  # the one database
     reopened = MasteryStore(settings, model=BKTModel(default=PARAMS), graph=graph)
     assert reopened.get("s1") == {"ask_answer_questions": pytest.approx(p2)}
     assert reopened.get("someone_else") == {}
