@@ -4,8 +4,8 @@ student's threads can be deleted (FERPA)."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import operator
+import sqlite3
 from typing import Annotated, TypedDict
 
 from langgraph.graph import END, START, StateGraph
