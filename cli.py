@@ -293,8 +293,9 @@ def _register_commands() -> None:
     from readloom.api.cli import register as register_api
     from readloom.api.lti.cli import register as register_lti
     from readloom.observability.cli import register as register_report
+    from readloom.storage.cli import register as register_db
 
-    for register in (register_api, register_lti, register_report):
+    for register in (register_api, register_lti, register_report, register_db):
         register(main)
 
 

@@ -205,11 +205,16 @@ def alembic_config(settings: Settings) -> Any:
 
 
 def migrate(settings: Settings, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` (idempotent; run at every start)."""
+    """Bring the schema up to ``revision`` (idempotent; run at every start); at head,
+    also copy in the store files an earlier release left under the home (``legacy``)."""
     from alembic import command
+
+    from readloom.storage.legacy import import_legacy
 
     settings.ensure_home()
     command.upgrade(alembic_config(settings), revision)
+    if revision == "head":
+        import_legacy(settings)
 
 
 def downgrade(settings: Settings, revision: str = "base") -> None:

@@ -201,3 +201,16 @@ class LtiPageKey(Base):
     revoked_at: Mapped[float | None] = mapped_column(Float, default=None)
     launch: Mapped[str | None] = mapped_column(Text, default=None)  # JSON
     __table_args__ = (Index("ix_lti_page_keys_expiry", "revoked_at", "expires_at"),)
+
+
+# --- upgrade in place -----------------------------------------------------------------
+
+
+class LegacyImport(Base):
+    """A store file of an earlier release whose rows were copied in (``storage.legacy``),
+    recorded in the copy's own transaction so a crash never imports a file twice."""
+
+    __tablename__ = "legacy_imports"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[float] = mapped_column(Float)
