@@ -72,8 +72,12 @@ def check_tutor_draft(draft: Draft, state: TurnState) -> list[str]:
     if not text:
         return ["empty"]
     affirming = bool(plan and plan.move == "affirm")
-    if question and not affirming and any(  # also spelled out, reversed, base64, homoglyphs
-        answer_leaks(v, question.answer, question.question) for v in leak_views(text)
+    if (
+        question
+        and not affirming
+        and any(  # also spelled out, reversed, base64, homoglyphs
+            answer_leaks(v, question.answer, question.question) for v in leak_views(text)
+        )
     ):
         problems.append("answer_leak")
     if not _grounded(text, state.get("spans", [])) and not (plan and plan.move == "encourage"):

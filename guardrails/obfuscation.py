@@ -115,13 +115,23 @@ def reversed_words(text: str) -> str:
     return " ".join(w[::-1] for w in WORD.findall(text))
 
 
-def decoded_views(text: str) -> list[str]:
-    """``text`` normalised, then what it says spelled out, de-leeted and base64-decoded
-    (each normalised too); duplicates dropped, the normalised text first."""
+def tag_payload(text: str) -> str:
+    """ASCII smuggled in Unicode tag characters (U+E0020..U+E007E), which render as nothing."""
+    return "".join(chr(ord(c) - 0xE0000) for c in text if 0xE0020 <= ord(c) <= 0xE007E)
+
+
+@lru_cache(maxsize=2048)
+def _decoded_views(text: str) -> tuple[str, ...]:
     base = normalize(text)
-    views = [base, despell(base), deleet(base)]
+    views = [base, despell(base), deleet(base), tag_payload(text)]
     views += [normalize(s) for s in base64_decodings(base)]
-    return list(dict.fromkeys(v for v in views if v.strip()))
+    return tuple(dict.fromkeys(v for v in views if v.strip()))
+
+
+def decoded_views(text: str) -> list[str]:
+    """``text`` normalised, then what it says spelled out, de-leeted, base64-decoded and
+    hidden in tag characters (each normalised); duplicates dropped, the normal form first."""
+    return list(_decoded_views(text))
 
 
 def leak_views(text: str) -> list[str]:

@@ -19,7 +19,7 @@ from readloom.guardrails.base import (
     GuardResult,
     run_guards,
 )
-from readloom.guardrails.injection import InjectionGuard, check_passage
+from readloom.guardrails.injection import InjectionGuard, check_metadata, check_passage
 from readloom.guardrails.pii import PiiGuard, PiiRedactor
 from readloom.guardrails.policy import PolicyGuard, SizeLimitGuard, TimedGuard, can_reidentify
 from readloom.guardrails.safety import SafetyGuard
@@ -209,6 +209,21 @@ class GuardrailSuite:
         text = passage if isinstance(passage, str) else getattr(passage, "text", None)
         if not isinstance(text, str):
             raise TypeError("check_passage needs a Passage or its text")
+        if not isinstance(passage, str):
+            fields = {
+                "title": getattr(passage, "title", "") or "",
+                "characters": "\n".join(getattr(passage, "characters", None) or []),
+                "topics": "\n".join(getattr(passage, "topics", None) or []),
+                "source": getattr(passage, "source", "") or "",
+            }
+            bad = check_metadata(fields)
+            if bad is not None:
+                log.warning("passage.refused reason=metadata_injection field=%s", bad)
+                raise GuardrailDenied(
+                    f"The passage's {bad} contains instructions aimed at an AI model or hidden "
+                    "characters, so the passage was not ingested.",
+                    code="passage_injection",
+                )
         result = check_passage(text)
         if not result.allowed:
             log.warning("passage.refused reason=%s risk=%s", result.reason, result.risk)

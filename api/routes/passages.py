@@ -141,7 +141,9 @@ async def ingest_passages(
         async with rt.db.writer() as s:
             await s.execute(
                 update(TenantPassage)
-                .where(TenantPassage.passage_id.in_(ids), TenantPassage.tenant_id == principal.tenant)
+                .where(
+                    TenantPassage.passage_id.in_(ids), TenantPassage.tenant_id == principal.tenant
+                )
                 .values(ready=True)
             )
             await idempotency.complete(s, claim, 201, out)
@@ -167,8 +169,10 @@ async def claim_passages(
             row = owners.get(pid)
             if row is not None and row.tenant_id == principal.tenant:
                 continue
-            taken = row is not None or library.is_shipped(corpus, pid) or (
-                await anyio.to_thread.run_sync(_exists, store, pid)
+            taken = (
+                row is not None
+                or library.is_shipped(corpus, pid)
+                or (await anyio.to_thread.run_sync(_exists, store, pid))
             )
             if taken:
                 raise Conflict(f"passage id {pid!r} is taken: choose another id")
