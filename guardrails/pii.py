@@ -211,6 +211,19 @@ def _allowed(value: str, entity_type: str, allow: frozenset[str], allow_tokens: 
     return bool(tokens) and all(t in allow_tokens for t in tokens)
 
 
+# "my name is Priya": whoever writes this is a person, even if a character shares the name.
+SELF_INTRO = re.compile(
+    r"(?:\bmy\s+(?:real\s+|full\s+|first\s+|last\s+)?name(?:'s|\s+is|s\s+is|s)|\bcall\s+me"
+    r"|\bi'?m\s+called|\bi\s+am\s+called|\bi\s+go\s+by|\bi'?m|\bi\s+am|\bim|\bme\s+llamo"
+    r"|\bmi\s+nombre\s+es|\bje\s+m'appelle|\bich\s+hei(?:ß|ss)e|\bthis\s+is\s+me,?)\s*[:,-]?\s*$",
+    re.I,
+)
+
+
+def _introduces_self(text: str, f: Finding) -> bool:
+    return f.entity_type == "PERSON" and SELF_INTRO.search(text[max(0, f.start - 40) : f.start])
+
+
 def _rank(f: Finding) -> int:
     if f.entity_type == "PERSON" and f.score < 0.8:  # a cue-only guess yields to NER places
         return 1
@@ -306,7 +319,9 @@ class PiiRedactor:
                 continue
             if _ner_noise(r, text[f.start : f.end]):
                 continue
-            if _allowed(text[f.start : f.end], f.entity_type, allow, allow_tokens):
+            if not _introduces_self(text, f) and _allowed(
+                text[f.start : f.end], f.entity_type, allow, allow_tokens
+            ):
                 continue
             findings.append(f)
         return resolve(findings)

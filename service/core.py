@@ -21,6 +21,7 @@ from readloom.errors import InputError, NotFound
 from readloom.graph import build_graph, checkpoint_serializer
 from readloom.observability import turn_span
 from readloom.retrieval.models import Passage
+from readloom.service import library
 from readloom.settings import Settings, configure_offline_environment, get_settings
 from readloom.state import Grade, Intervention, Question, Turn, TurnContext, TurnInput
 
@@ -63,6 +64,7 @@ def build_services(settings: Settings) -> Services:
     configure_offline_environment()
     settings.ensure_home()
     guards = GuardrailSuite(settings)
+    guards.trust_shipped(lambda pid, text: library.is_shipped(settings.corpus_path, pid, text))
     store = PassageStore(settings, passage_guard=guards.check_passage)
     store.ensure_corpus()
     return Services(
