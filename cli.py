@@ -119,14 +119,32 @@ def passages(grade: int | None, fmt: str) -> None:
 @click.option("--count", default=5, show_default=True, type=click.IntRange(1, 50))
 @click.option("--grade", type=click.IntRange(1, 12), help="Target grade (default: the passage's).")
 @click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True)
+@click.option(
+    "--keep/--no-keep", default=False, show_default=True,
+    help="With --file: also add the file to the library (default: used once, then removed).",
+)  # fmt: skip
 @_clean_errors
 def questions(
-    file: Path | None, passage_id: str | None, count: int, grade: int | None, fmt: str
-) -> None:
-    """Generate comprehension questions, each with its answer and evidence sentence."""
+    file: Path | None, passage_id: str | None, count: int, grade: int | None, fmt: str,
+    keep: bool,
+) -> None:  # fmt: skip
+    """Generate comprehension questions, each with its answer and evidence sentence.
+
+    A --file is used for this run only; it joins the library only with --keep."""
 
     async def run() -> Any:
         async with _app() as app:
+            if file and not keep and not passage_id:
+                from readloom.retrieval.passages import load_paths
+
+                loaded = load_paths([file])
+                if not loaded:
+                    raise click.UsageError(f"no passage in {file}")
+                one = loaded[0]
+                result = await app.generate_questions(
+                    text=one.text, title=one.title, count=count, grade=grade or one.grade
+                )
+                return one, result
             pid = _passage_from_options(app, file, passage_id, grade)
             return app.services.store.get(pid), await app.generate_questions(
                 passage_id=pid, count=count, grade=grade

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypedDict
 
 from readloom.agents.services import Services
+from readloom.guardrails.obfuscation import leak_views
 from readloom.llm.offline.leak import answer_leaks
 from readloom.retrieval.readability import flesch_kincaid_grade
 from readloom.state import Draft, Grade, Question, TurnState, Verdict
@@ -71,7 +72,13 @@ def check_tutor_draft(draft: Draft, state: TurnState) -> list[str]:
     if not text:
         return ["empty"]
     affirming = bool(plan and plan.move == "affirm")
-    if question and not affirming and answer_leaks(text, question.answer, question.question):
+    if (
+        question
+        and not affirming
+        and any(  # also spelled out, reversed, base64, homoglyphs
+            answer_leaks(v, question.answer, question.question) for v in leak_views(text)
+        )
+    ):
         problems.append("answer_leak")
     if not _grounded(text, state.get("spans", [])) and not (plan and plan.move == "encourage"):
         problems.append("ungrounded")

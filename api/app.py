@@ -64,6 +64,7 @@ async def _load_service(rt: Runtime, stack: AsyncExitStack, services: Any) -> No
         service = Readloom(rt.settings, services=services, checkpointer=rt.checkpointer)
         await anyio.to_thread.run_sync(lambda: service.services)  # loads models
         await stack.enter_async_context(service)
+        await _trust_published(rt, service)
         rt.service = service
         rt.jobs = QuestionJobRunner(rt.db, service)
         if rt.outbox:
@@ -76,6 +77,30 @@ async def _load_service(rt: Runtime, stack: AsyncExitStack, services: Any) -> No
         log.error("service_load_failed type=%s", type(exc).__name__)
         rt.load_error = type(exc).__name__
         raise
+
+
+async def _trust_published(rt: Runtime, service: Any) -> None:
+    """Passages an admin published may exempt their characters' names from redaction."""
+    from sqlalchemy import select
+
+    from readloom.errors import NotFound
+    from readloom.storage.models import TenantPassage
+
+    async with rt.db.reader() as s:
+        ids = (
+            await s.execute(
+                select(TenantPassage.passage_id).where(
+                    TenantPassage.visibility == "shared", TenantPassage.ready.is_(True)
+                )
+            )
+        ).scalars()
+        ids = list(ids)
+    for pid in ids:
+        try:
+            p = await anyio.to_thread.run_sync(service.services.store.get, pid)
+        except NotFound:
+            continue
+        service.services.guards.trust_passage(p.passage_id, p.text)
 
 
 async def _heartbeat(rt: Runtime) -> None:

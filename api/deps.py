@@ -20,7 +20,7 @@ from readloom.api.auth import Principal, Role
 from readloom.api.problems import Forbidden, RateLimitExceeded, Unauthorized
 from readloom.api.runtime import Runtime
 from readloom.errors import NotFound
-from readloom.service import Readloom
+from readloom.service import Readloom, library
 from readloom.storage.models import (
     Classroom,
     ClassStudent,
@@ -150,21 +150,56 @@ class Scope:
     # --- passages ---------------------------------------------------------------------
 
     async def passage_visible(self, passage_id: str) -> bool:
-        """Shipped passages are shared; ingested ones belong to their tenant."""
-        async with self.rt.db.reader() as s:
-            owner = await s.get(TenantPassage, passage_id)
-        return owner is None or owner.tenant_id == self.tenant
+        """Shipped and admin-published passages are shared; the rest belong to their tenant
+        (a teacher's pasted text to that teacher and their classes). No row, not shipped:
+        invisible (``service.library``)."""
+        return passage_id not in await self.hidden_passages([passage_id])
 
     async def hidden_passages(self, ids: Sequence[str]) -> set[str]:
+        """The ids among ``ids`` this caller may not read."""
         if not ids:
             return set()
+        ids = list(dict.fromkeys(ids))
         async with self.rt.db.reader() as s:
-            rows = await s.execute(
-                select(TenantPassage.passage_id).where(
-                    TenantPassage.passage_id.in_(list(ids)), TenantPassage.tenant_id != self.tenant
+            rows = {
+                r.passage_id: r
+                for r in (
+                    await s.execute(select(TenantPassage).where(TenantPassage.passage_id.in_(ids)))
+                ).scalars()
+            }
+            creators = {
+                r.created_by
+                for r in rows.values()
+                if r.visibility == "private" and r.created_by and r.tenant_id == self.tenant
+            }
+            my_teachers: set[str] = set()
+            if creators and self.principal.role == "student":
+                found = await s.execute(
+                    select(ClassTeacher.teacher_id)
+                    .join(Classroom, Classroom.id == ClassTeacher.class_id)
+                    .join(ClassStudent, ClassStudent.class_id == ClassTeacher.class_id)
+                    .where(
+                        Classroom.tenant_id == self.tenant,
+                        ClassStudent.student_id == self.principal.subject,
+                        ClassTeacher.teacher_id.in_(sorted(creators)),
+                    )
                 )
-            )
-        return {r[0] for r in rows}
+                my_teachers = {t[0] for t in found}
+        viewer = library.Viewer(self.tenant, self.principal.role, self.principal.subject)
+        corpus = self.rt.settings.corpus_path
+        hidden = set()
+        for pid in ids:
+            row = rows.get(pid)
+            owner = None if row is None else library.Ownership(
+                row.tenant_id, row.visibility, row.created_by, bool(row.ready)
+            )  # fmt: skip
+            visible = library.may_read(
+                viewer, owner, shipped=row is None and library.is_shipped(corpus, pid),
+                in_creators_class=row is not None and row.created_by in my_teachers,
+            )  # fmt: skip
+            if not visible:
+                hidden.add(pid)
+        return hidden
 
 
 def get_scope(principal: PrincipalDep, rt: RuntimeDep) -> Scope:

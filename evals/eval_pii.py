@@ -169,6 +169,36 @@ def out_of_gazetteer(rows: list[dict], redactor: PiiRedactor) -> dict:
     return {k: person.get(k) for k in ("gold", "recall", "redacted")}
 
 
+def international(rows: list[dict], redactor: PiiRedactor) -> dict:
+    """K-12 messages in international formats and non-Latin scripts: the share of gold spans
+    fully redacted, per category (entity type) and per script. Redaction is what protects
+    the child here: a Cyrillic name redacted as an unjudged span counts, whatever its type."""
+    by_cat: collections.Counter = collections.Counter()
+    by_script: collections.Counter = collections.Counter()
+    cat_total: collections.Counter = collections.Counter()
+    script_total: collections.Counter = collections.Counter()
+    plain_hits = 0
+    for r in rows:
+        preds = redactor.analyze(r["text"], allow_list=frozenset(r["allow_list"]))
+        for g in r["spans"]:
+            ok = _covered(r["text"], g["start"], g["end"], preds)
+            cat_total[g["entity_type"]] += 1
+            script_total[g["script"]] += 1
+            by_cat[g["entity_type"]] += ok
+            by_script[g["script"]] += ok
+        plain_hits += not r["spans"] and bool(preds)
+    n = sum(cat_total.values())
+    return {
+        "messages": len(rows),
+        "gold": n,
+        "redacted": round(sum(by_cat.values()) / n, 4) if n else None,
+        "per_category": {k: round(by_cat[k] / v, 4) for k, v in sorted(cat_total.items())},
+        "per_script": {k: round(by_script[k] / v, 4) for k, v in sorted(script_total.items())},
+        "gold_per_category": dict(sorted(cat_total.items())),
+        "gold_per_script": dict(sorted(script_total.items())),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
@@ -203,6 +233,9 @@ def main() -> int:
         report[f"k12_{split}"] = score(k12_examples(rows, split), redactor)
     report["k12_all"] = score(k12_examples(rows), redactor)
     report["k12_out_of_gazetteer_person"] = out_of_gazetteer(rows, redactor)
+    report["k12_international"] = international(
+        load_jsonl(DATASETS / "k12_pii_international.jsonl"), redactor
+    )
     plain_res = score(k12_examples(plain), redactor)
     report["k12_plain_false_positives"] = {
         "messages": plain_res["messages"],

@@ -13,11 +13,20 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from readloom.guardrails.base import GuardContext, GuardResult
+from readloom.guardrails.obfuscation import (
+    INVISIBLE,
+    base64_decodings,
+    decoded_views,
+    despell,
+    normalize,
+    tag_payload,
+)
 from readloom.settings import PACKAGE_DATA
 
 MODEL_PATH = PACKAGE_DATA / "injection_model.json"
@@ -111,6 +120,7 @@ MESSAGE_PATTERNS: list[Pattern] = [
        r"(?:system\s+)?(?:prompts?|instructions?|rules|guidelines|configuration|messages?)\b"),
     _p("delimiter", 0.95,
        r"(?:<\|im_start\|>|<\|im_end\|>|<\|system\|>|<\|endoftext\|>|\[/?INST\]|<<SYS>>|</?system>"
+       r"|</?\s*(?:passage_title|passage|excerpts|student_message)\s*>"
        r"|^\s*#{2,}\s*(?:system|instruction)|^\s*(?:system|assistant)\s*:|\bbegin\s+(?:system|new)\s+"
        r"(?:prompt|instructions))"),
     _p("override_de", 0.95,
@@ -119,6 +129,21 @@ MESSAGE_PATTERNS: list[Pattern] = [
     _p("role_de", 0.85,
        r"\b(?:du\s+bist\s+(?:jetzt|nun|ab\s+jetzt)|tu\s+so\s+als|stell\s+dir\s+vor,?\s+du\s+bist"
        r"|ab\s+jetzt\s+bist\s+du|neue\s+aufgabe)\b"),
+    # Spanish, French, Portuguese, Italian: the languages readloom's families write in most
+    _p("override_intl", 0.95,
+       r"\b(?:ignora|ignore[sz]?|ignorar|ignorer|olvida|olvidar|olvídate|oublie[sz]?|oublier"
+       r"|esquece|esqueça|esquecer|dimentica|dimenticare|omite|salta)\b[\w\s,áéíóúñàèêçãõôüï'-]{0,40}"
+       r"\b(?:instrucciones|instrucción|indicaciones|reglas|órdenes|instructions?|consignes|règles"
+       r"|instruções|instrucoes|regras|istruzioni|regole|todo\s+lo\s+anterior|tout\s+ce\s+qui"
+       r"|anteriores|précédentes|precedenti|anteriori)\b"),
+    _p("role_intl", 0.85,
+       r"\b(?:ahora\s+eres|a\s+partir\s+de\s+ahora\s+eres|finge\s+(?:que\s+)?(?:eres|ser)"
+       r"|actúa\s+como|tu\s+es\s+maintenant|à\s+partir\s+de\s+maintenant,?\s+tu|fais\s+comme\s+si"
+       r"|agora\s+você\s+é|finja\s+(?:que\s+)?(?:é|ser)|ora\s+sei|fingi\s+di\s+essere)\b"),
+    _p("extraction_intl", 0.85,
+       r"\b(?:muestra|revela|dime|montre|révèle|dis-moi|mostra|revele|rivela)\b[\w\s,'-]{0,20}"
+       r"\b(?:tus|tu|tes|ton|vos|suas|seu|tue|il\s+tuo|le\s+tue)\s+(?:instrucciones|prompt"
+       r"|instructions|consignes|instruções|istruzioni|reglas|règles)\b"),
 ]  # fmt: skip
 
 # Instructions in a passage that speak to a model rather than to a reader.
@@ -141,8 +166,30 @@ SELF_CORRECTION = re.compile(
     r"(?:that|it|this|what\s+i\s+(?:said|wrote|typed)|my\s+(?:last\s+)?(?:answer|message))\b",
     I,
 )
-ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u202e]")
+# An injection speaks to the model about its behaviour. A message with none of these words
+# ("this is boring i hate reading", "i dont get it", "can we stop") is a child talking, and
+# the n-gram classifier alone may not block it; a pattern still can.
+MODEL_DIRECTED = re.compile(
+    r"\b(?:you|your|youre|yourself|u|ur|ignore|ignoring|disregard|override|bypass|instructions?"
+    r"|prompts?|system|pretend|roleplay|act|acting|persona|mode|jailbreak|respond|reply|output"
+    r"|print|repeat|reveal|assistant|ai|bot|chatbot|gpt|chatgpt|model|llm|programm(?:ed|ing)?"
+    r"|rules?|restrictions?|filters?|previous|above|command|execute|admin|developer|forget"
+    r"|du|dein|deine|tu|tus|vous|você|eres|sei|anweisungen|instrucciones|instruções|istruzioni)\b",
+    I,
+)
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]*|\n")
+# Dialogue in a story: a quotation with a speech tag beside it. What a character says is
+# part of the story, not an instruction to the model.
+SPEECH_VERB = (
+    r"(?:said|says|say|asked|asks|cried|shouted|yelled|whispered|replied|called|roared|muttered"
+    r"|answered|exclaimed|added|laughed|growled|told|warned|snapped|sang|begged|insisted|grumbled"
+    r"|explained|declared|sighed|screamed|murmured|continued|ordered|commanded)"
+)
+QUOTED = re.compile(r"[\"“„«]([^\"“”„«»\n]{1,600})[\"”“»]")
+TAG_AFTER = re.compile(rf"^\s*,?\s*(?:[^\W\d_]+\s+){{0,4}}?{SPEECH_VERB}\b", I)
+TAG_BEFORE = re.compile(rf"\b{SPEECH_VERB}\b[^.!?\"“”]{{0,40}}[,:]?\s*$", I)
+# Patterns that refuse even inside dialogue: they address the model or hide text from readers.
+NOT_DIALOGUE = frozenset({"addressed_to_ai", "answer_leak", "hidden_markup", "delimiter"})
 
 
 @dataclass(frozen=True)
@@ -156,17 +203,22 @@ class InjectionVerdict:
 def score_message(
     text: str, *, model: CharNgramModel | None = None, threshold: float | None = MESSAGE_THRESHOLD
 ) -> InjectionVerdict:
-    """Patterns first; the classifier catches paraphrases the patterns do not list.
-    ``threshold=None`` uses the classifier's own (deepset-calibrated) threshold."""
-    hits = [p for p in MESSAGE_PATTERNS if p.regex.search(text)]
+    """Patterns first (on every decoded view of the text: normal form, spelled-out letters,
+    leetspeak, base64, hidden tag characters); the classifier catches paraphrases the patterns
+    do not list. ``threshold=None`` uses the classifier's own (deepset-calibrated) threshold."""
+    views = decoded_views(text)
+    hits = [p for p in MESSAGE_PATTERNS if any(p.regex.search(v) for v in views)]
     model = model if model is not None else load_model()
-    prob = model.probability(text) if model is not None else None
+    norm = views[0] if views else text
+    prob = model.probability(norm) if model is not None else None
     pattern_risk = max((p.confidence for p in hits), default=0.0)
     risk = max(pattern_risk, prob or 0.0)
     cut = model.threshold if model is not None and threshold is None else threshold
     by_model = prob is not None and cut is not None and prob >= cut
-    if by_model and not hits and SELF_CORRECTION.match(text):
+    if by_model and not hits and SELF_CORRECTION.match(norm):
         by_model = False  # "ignore that, i meant B": a child correcting themself
+    if by_model and not hits and not any(MODEL_DIRECTED.search(v) for v in views):
+        by_model = False  # no word about the model's behaviour: a child talking
     injected = bool(hits) or by_model
     rules = tuple(dict.fromkeys(p.name for p in hits)) or (("classifier",) if injected else ())
     return InjectionVerdict(
@@ -174,17 +226,48 @@ def score_message(
     )
 
 
+def dialogue_spans(text: str) -> list[tuple[int, int]]:
+    """Character ranges of quoted speech that carries a speech tag ("...," said the pirate)."""
+    spans = []
+    for m in QUOTED.finditer(text):
+        if TAG_AFTER.match(text[m.end() : m.end() + 60]) or TAG_BEFORE.search(
+            text[max(0, m.start() - 60) : m.start()]
+        ):
+            spans.append(m.span())
+    return spans
+
+
+def _sentence_hits(sentence: str, offset: int, dialogue: list[tuple[int, int]]) -> list[Pattern]:
+    hits = []
+    for p in PASSAGE_PATTERNS:
+        for m in p.regex.finditer(sentence):
+            start, end = offset + m.start(), offset + m.end()
+            spoken = any(s <= start and end <= e for s, e in dialogue)
+            if not spoken or p.name in NOT_DIALOGUE:
+                hits.append(p)
+                break
+    return hits
+
+
 def check_passage(passage_text: str) -> GuardResult:
     """Use at ingest: a passage with instructions for a model is flagged, and the returned
-    text has those sentences (and any zero-width characters) removed."""
-    text = ZERO_WIDTH.sub("", passage_text)
-    hidden_chars = text != passage_text
+    text has those sentences (and any invisible characters) removed. Dialogue between
+    characters is story, not instruction; text hidden in tag characters is refused."""
+    hidden = tag_payload(passage_text)
+    text = normalize(passage_text)
+    hidden_chars = len(text) != len(unicodedata.normalize("NFKC", passage_text))
+    dialogue = dialogue_spans(text)
     kept: list[str] = []
     rules: list[str] = []
     risk = 0.6 if hidden_chars else 0.0
+    if re.search(r"[^\W\d_]{3,}", hidden):
+        rules.append("hidden_markup")
+        risk = 0.9
     for m in SENTENCE.finditer(text):
         sentence = m.group(0)
-        hits = [p for p in PASSAGE_PATTERNS if p.regex.search(sentence)]
+        hits = _sentence_hits(sentence, m.start(), dialogue)
+        for view in [v for v in (despell(sentence), *base64_decodings(sentence)) if v != sentence]:
+            hits += [p for p in PASSAGE_PATTERNS if p.regex.search(normalize(view))]
         if hits:
             rules.extend(p.name for p in hits)
             risk = max(risk, *(p.confidence for p in hits))
@@ -201,6 +284,20 @@ def check_passage(passage_text: str) -> GuardResult:
         reason="passage_injection",
         severity="medium",
     )
+
+
+def check_metadata(fields: dict[str, str]) -> str | None:
+    """A passage's title, characters, topics and source reach prompts too: the name of the
+    first field that carries an instruction, a delimiter or invisible characters, else None."""
+    for name, value in fields.items():
+        if not value:
+            continue
+        if INVISIBLE.search(value) or "\x00" in value:
+            return name
+        views = decoded_views(value)
+        if any(p.regex.search(v) for p in PASSAGE_PATTERNS for v in views):
+            return name
+    return None
 
 
 class InjectionGuard:

@@ -22,6 +22,7 @@ from presidio_analyzer.nlp_engine import NlpEngineProvider, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
 from readloom.guardrails.base import GuardContext, GuardResult, Redaction
+from readloom.guardrails.international import international_recognizers
 from readloom.guardrails.lexicon import fold, load_lexicon
 from readloom.guardrails.names import NameRecognizer
 from readloom.guardrails.recognizers import school_life_recognizers
@@ -44,6 +45,7 @@ LABELS: dict[str, str] = {
     "IP_ADDRESS": "IP",
     "US_DRIVER_LICENSE": "LICENSE",
     "IBAN_CODE": "IBAN",
+    "UNSUPPORTED_SCRIPT": "TEXT",
 }
 FINDINGS_CACHE_SIZE = 8192  # distinct (text, allow-list) analyses kept per process
 NAME_LIKE = frozenset({"PERSON", "LOCATION", "ORGANIZATION"})
@@ -54,7 +56,8 @@ SAFE_VALUES = frozenset({"988", "1-800-422-4453", "800-422-4453", "741741"})
 PRIORITY = {
     "EMAIL_ADDRESS": 9, "USERNAME": 8, "STREET_ADDRESS": 8, "SCHOOL": 8, "DATE_OF_BIRTH": 8,
     "PHONE_NUMBER": 7, "STUDENT_ID": 7, "CLASSROOM": 6, "ZIP_CODE": 6, "PERSON": 5,
-    "AGE": 4, "URL": 3, "DATE_TIME": 3, "LOCATION": 2,
+    "AGE": 4, "URL": 3, "DATE_TIME": 3, "LOCATION": 2, "US_SSN": 8, "UNSUPPORTED_SCRIPT": 2,
+    "CREDIT_CARD": 8, "IP_ADDRESS": 8, "IBAN_CODE": 8, "US_DRIVER_LICENSE": 7,
 }  # fmt: skip
 TITLE_PREFIX = re.compile(
     r"^(?:mr|mrs|ms|mx|miss|dr|coach|principal|prof|señora|senora|señor|senor|abuelo|abuela"
@@ -140,7 +143,7 @@ def get_analyzer(model_name: str) -> AnalyzerEngine:
     registry.add_recognizer(OfflineEmailRecognizer())
     lex = load_lexicon()
     registry.add_recognizer(NameRecognizer(lex))
-    for rec in school_life_recognizers(lex):
+    for rec in school_life_recognizers(lex) + international_recognizers(lex):
         registry.add_recognizer(rec)
     analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
     analyzer.analyze(text="Warm-up: Maria lives at 12 Oak St, maria@example.com", language="en")
@@ -206,6 +209,19 @@ def _allowed(value: str, entity_type: str, allow: frozenset[str], allow_tokens: 
         return True
     tokens = NAME_TOKENS.findall(key)
     return bool(tokens) and all(t in allow_tokens for t in tokens)
+
+
+# "my name is Priya": whoever writes this is a person, even if a character shares the name.
+SELF_INTRO = re.compile(
+    r"(?:\bmy\s+(?:real\s+|full\s+|first\s+|last\s+)?name(?:'s|\s+is|s\s+is|s)|\bcall\s+me"
+    r"|\bi'?m\s+called|\bi\s+am\s+called|\bi\s+go\s+by|\bi'?m|\bi\s+am|\bim|\bme\s+llamo"
+    r"|\bmi\s+nombre\s+es|\bje\s+m'appelle|\bich\s+hei(?:ß|ss)e|\bthis\s+is\s+me,?)\s*[:,-]?\s*$",
+    re.I,
+)
+
+
+def _introduces_self(text: str, f: Finding) -> bool:
+    return f.entity_type == "PERSON" and SELF_INTRO.search(text[max(0, f.start - 40) : f.start])
 
 
 def _rank(f: Finding) -> int:
@@ -303,7 +319,9 @@ class PiiRedactor:
                 continue
             if _ner_noise(r, text[f.start : f.end]):
                 continue
-            if _allowed(text[f.start : f.end], f.entity_type, allow, allow_tokens):
+            if not _introduces_self(text, f) and _allowed(
+                text[f.start : f.end], f.entity_type, allow, allow_tokens
+            ):
                 continue
             findings.append(f)
         return resolve(findings)

@@ -7,7 +7,11 @@ redactor, the vault, the audit log and both guard chains. The guardrail agent ca
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import re
+from collections.abc import Callable
+from typing import Any
 
 from readloom.errors import GuardrailDenied
 from readloom.guardrails.age import AgeAppropriatenessGuard
@@ -19,7 +23,8 @@ from readloom.guardrails.base import (
     GuardResult,
     run_guards,
 )
-from readloom.guardrails.injection import InjectionGuard, check_passage
+from readloom.guardrails.injection import InjectionGuard, check_metadata, check_passage
+from readloom.guardrails.lexicon import fold
 from readloom.guardrails.pii import PiiGuard, PiiRedactor
 from readloom.guardrails.policy import PolicyGuard, SizeLimitGuard, TimedGuard, can_reidentify
 from readloom.guardrails.safety import SafetyGuard
@@ -82,6 +87,8 @@ class GuardrailSuite:
         self.output_guards = build_output_guards(settings, redactor=self.redactor)
         self._policy, self._content = self.input_guards[:2], self.input_guards[2:]
         self._linked: set[tuple[str, str]] = set()
+        self._is_shipped: Callable[[str, str], bool] | None = None
+        self._reviewed: set[tuple[str, str]] = set()
 
     # --- guard_in ----------------------------------------------------------------------
 
@@ -209,6 +216,21 @@ class GuardrailSuite:
         text = passage if isinstance(passage, str) else getattr(passage, "text", None)
         if not isinstance(text, str):
             raise TypeError("check_passage needs a Passage or its text")
+        if not isinstance(passage, str):
+            fields = {
+                "title": getattr(passage, "title", "") or "",
+                "characters": "\n".join(getattr(passage, "characters", None) or []),
+                "topics": "\n".join(getattr(passage, "topics", None) or []),
+                "source": getattr(passage, "source", "") or "",
+            }
+            bad = check_metadata(fields)
+            if bad is not None:
+                log.warning("passage.refused reason=metadata_injection field=%s", bad)
+                raise GuardrailDenied(
+                    f"The passage's {bad} contains instructions aimed at an AI model or hidden "
+                    "characters, so the passage was not ingested.",
+                    code="passage_injection",
+                )
         result = check_passage(text)
         if not result.allowed:
             log.warning("passage.refused reason=%s risk=%s", result.reason, result.risk)
@@ -219,5 +241,37 @@ class GuardrailSuite:
         return result
 
     def passage_allow_list(self, passage_text: str) -> frozenset[str]:
-        """Names and places in a passage (its characters): not personal data."""
+        """Names and places in a passage's text, for a passage already known to be trusted
+        (prefer ``allow_list_for``, which decides that)."""
         return self.redactor.passage_allow_list(passage_text)
+
+    # --- which passages may exempt names from redaction ----------------------------------
+
+    def trust_shipped(self, is_shipped: Callable[[str, str], bool]) -> None:
+        """How to recognise the shipped corpus (id and unchanged text)."""
+        self._is_shipped = is_shipped
+
+    def trust_passage(self, passage_id: str, text: str) -> None:
+        """An admin reviewed and published this passage (this exact text)."""
+        self._reviewed.add((passage_id, hashlib.sha256(text.encode()).hexdigest()))
+
+    def passage_trusted(self, passage: Any) -> bool:
+        pid, text = getattr(passage, "passage_id", ""), getattr(passage, "text", "")
+        if self._is_shipped is not None and self._is_shipped(pid, text):
+            return True
+        return (pid, hashlib.sha256(text.encode()).hexdigest()) in self._reviewed
+
+    def allow_list_for(self, passage: Any) -> frozenset[str]:
+        """Names not to redact while a child reads ``passage``: none unless the passage is
+        shipped or admin-reviewed (whoever ingests must not choose what is exempt); then the
+        names its text contains and the listed characters that occur in the text."""
+        if not self.passage_trusted(passage):
+            return frozenset()
+        text = passage.text
+        folded = fold(text)
+        listed = {
+            c.strip()
+            for c in getattr(passage, "characters", None) or []
+            if c.strip() and re.search(rf"(?<!\w){re.escape(fold(c.strip()))}(?!\w)", folded)
+        }
+        return frozenset(listed) | self.redactor.passage_allow_list(text)

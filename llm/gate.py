@@ -237,7 +237,7 @@ class LLMGate:
             self._record, clean, result, routed.trace, student_id, start
         )
         if key is not None:
-            await asyncio.to_thread(self._store, key, result)
+            await self._store(key, result, allow_list)
         return GatedResult(text=result.text, parsed=result.parsed, provenance=provenance)
 
     # --- stream ------------------------------------------------------------------------
@@ -282,7 +282,7 @@ class LLMGate:
                 result: LLMResult = ev["result"]
                 provenance = self._record(clean, result, ev["trace"], student_id, start)
                 if key is not None:
-                    self._store(key, result)
+                    await self._store(key, result, allow_list)
                 yield {
                     "type": "done",
                     "text": result.text,
@@ -322,11 +322,29 @@ class LLMGate:
         )
         return GatedResult(text=hit.text, parsed=hit.parsed, provenance=provenance)
 
-    def _store(self, key: str, result: LLMResult) -> None:
+    async def _store(self, key: str, result: LLMResult, allow_list: frozenset[str]) -> None:
         # The offline tier is cheap to rerun, and caching it would pin a fallback answer
         # for a whole TTL after the real providers come back.
-        if self.cache is not None and result.provider != "offline":
-            self.cache.put(key, result)
+        if self.cache is None or result.provider == "offline":
+            return
+        if not await asyncio.to_thread(self._clean, result, allow_list):
+            log.info("llm_gate_cache_skip reason=personal_data provider=%s", result.provider)
+            return
+        await asyncio.to_thread(self.cache.put, key, result)
+
+    def _clean(self, result: LLMResult, allow_list: frozenset[str]) -> bool:
+        """Only redacted text is cached: a reply in which the model wrote (or echoed)
+        personal data beyond the pseudonyms is served once and never stored."""
+        mask = getattr(self.redactor, "mask", None)
+        if mask is None:
+            return False  # cannot check: do not store (fail closed)
+        texts = [result.text]
+        if result.parsed is not None:
+            texts.append(result.parsed.model_dump_json())
+        try:
+            return not any(mask(t, allow_list=allow_list).entities for t in texts if t)
+        except Exception:  # noqa: BLE001 - a failed check stores nothing
+            return False
 
     @staticmethod
     def _parse(result: LLMResult, req: LLMRequest) -> LLMResult:

@@ -6,6 +6,7 @@ A released version is never edited: add ``v2`` and let the evals compare. The
 
 from __future__ import annotations
 
+import re
 import string
 from functools import lru_cache
 from pathlib import Path
@@ -43,11 +44,15 @@ class PromptTemplate(BaseModel):
         missing = [v for v in self.variables if v not in values]
         if missing:
             raise MissingVariables(f"prompt {self.ref} is missing variables: {', '.join(missing)}")
-        text_values = {k: _as_text(v) for k, v in values.items()}
+        text_values = {k: DATA_TAG.sub("[tag]", _as_text(v)) for k, v in values.items()}
         return [
             ChatMessage(role="system", content=_fill(self.system, text_values)),
             ChatMessage(role="user", content=_fill(self.user, text_values)),
         ]
+
+
+# The tags that delimit data in a prompt: a value may not open or close one of them.
+DATA_TAG = re.compile(r"<\s*/?\s*(?:passage_title|passage|excerpts|student_message)\s*>", re.I)
 
 
 def _as_text(value: Any) -> str:

@@ -17,10 +17,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, Field
 
 from readloom.agents.services import Services
-from readloom.errors import InputError
+from readloom.errors import InputError, NotFound
 from readloom.graph import build_graph, checkpoint_serializer
 from readloom.observability import turn_span
 from readloom.retrieval.models import Passage
+from readloom.service import library
 from readloom.settings import Settings, configure_offline_environment, get_settings
 from readloom.state import Grade, Intervention, Question, Turn, TurnContext, TurnInput
 
@@ -63,6 +64,7 @@ def build_services(settings: Settings) -> Services:
     configure_offline_environment()
     settings.ensure_home()
     guards = GuardrailSuite(settings)
+    guards.trust_shipped(lambda pid, text: library.is_shipped(settings.corpus_path, pid, text))
     store = PassageStore(settings, passage_guard=guards.check_passage)
     store.ensure_corpus()
     return Services(
@@ -197,13 +199,41 @@ class Readloom:
         tenant: str = "default",
         role: str = "teacher",
         session_id: str | None = None,
+        keep: bool = False,
     ) -> QuestionsResult:
+        """Questions for a stored passage, or for ``text`` (kept in the library only with
+        ``keep``; the API stores a teacher's text itself, owned by the teacher)."""
         if not 1 <= count <= 50:
             raise InputError("count must be between 1 and 50")
-        if text is not None:
-            passage_id = self.add_text_passage(text, title=title, grade=grade)
+        adhoc: str | None = None
+        if text is not None:  # ad-hoc generation is not ingest: the text is removed after
+            passage = self.text_passage(text, title=title, grade=grade, owner=tenant)
+            passage_id = passage.passage_id
+            if not keep and not self._stored(passage_id):
+                adhoc = passage_id
+            self.services.store.ingest_passages([passage])
         if not passage_id:
             raise InputError("give a passage_id or the passage text")
+        try:
+            return await self._generate_questions(
+                passage_id, count=count, grade=grade, types=types, tenant=tenant, role=role,
+                session_id=session_id,
+            )  # fmt: skip
+        finally:
+            if adhoc is not None:
+                self.services.store.delete(adhoc)
+
+    async def _generate_questions(
+        self,
+        passage_id: str,
+        *,
+        count: int,
+        grade: int | None,
+        types: list[str] | None,
+        tenant: str,
+        role: str,
+        session_id: str | None,
+    ) -> QuestionsResult:
         passage = self.services.store.get(passage_id)
         session_id = session_id or f"questions-{uuid.uuid4().hex}"
         run_input: TurnInput = {
@@ -235,27 +265,42 @@ class Readloom:
             provenance=state.get("provenance") or {},
         )
 
-    def add_text_passage(
-        self, text: str, *, title: str | None = None, grade: int | None = None
-    ) -> str:
-        """Store a teacher's pasted text as a passage (checked for injection at ingest)."""
+    def text_passage(
+        self, text: str, *, title: str | None = None, grade: int | None = None, owner: str = ""
+    ) -> Passage:
+        """A teacher's pasted text as a passage record (not stored). Its id is a digest of
+        the owner and the text, so two tenants pasting one text never share an id."""
         text = text.strip()
         if len(text.split()) < 20:
             raise InputError("the passage text is too short: give at least 20 words")
-        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        digest = hashlib.sha256(f"{owner}\0{text}".encode()).hexdigest()[:16]
         from readloom.retrieval.readability import estimate_grade
 
-        passage = Passage(
+        return Passage(
             passage_id=f"text-{digest}",
             title=title or text.split("\n", 1)[0][:60],
             text=text,
             grade=grade or max(1, min(12, round(estimate_grade(text)))),
             genre="other",
+            source="pasted",
         )
+
+    def add_text_passage(
+        self, text: str, *, title: str | None = None, grade: int | None = None, owner: str = ""
+    ) -> str:
+        """Store a teacher's pasted text as a passage (checked for injection at ingest)."""
+        passage = self.text_passage(text, title=title, grade=grade, owner=owner)
         self.services.store.ingest_passages([passage])
         return passage.passage_id
 
     # --- helpers --------------------------------------------------------------------
+
+    def _stored(self, passage_id: str) -> bool:
+        try:
+            self.services.store.get(passage_id)
+        except NotFound:
+            return False
+        return True
 
     def _reidentify(self, text: str, session_id: str) -> str:
         return self.services.guards.redactor.reidentify(text, session_id=session_id)

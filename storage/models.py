@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -254,6 +255,12 @@ class TenantPassage(Base):
     passage_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # "tenant": the tenant's library; "private": a teacher's pasted text (the teacher, their
+    # classes, the tenant's admins and partner); "shared": published by an admin to everyone.
+    visibility: Mapped[str] = mapped_column(String(16), default="tenant", server_default="tenant")
+    created_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    # The row is claimed before the passage is written; until "ready" nobody sees it.
+    ready: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class ServerInstance(Base):

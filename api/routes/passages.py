@@ -1,7 +1,8 @@
 """Passages: ingest (JSON, JSON lines or plain text), list, read.
 
-Shipped passages are visible to every tenant; a passage a tenant ingests is visible
-to that tenant only, and its id cannot be taken over by another tenant.
+Shipped and admin-published passages are visible to every tenant; a passage a tenant
+ingests is visible to that tenant only, and its id cannot be taken over by another tenant.
+Ownership is claimed before the write and the passage is invisible until it is complete.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Query, Request
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from readloom.api import idempotency
 from readloom.api.auth import Principal, ensure_tenant
 from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
 from readloom.api.idempotency import IdempotencyKey
-from readloom.api.problems import Conflict, UnsupportedMediaType
+from readloom.api.problems import Conflict, Forbidden, UnsupportedMediaType
 from readloom.api.schemas import (
     Identifier,
     IngestOut,
@@ -30,6 +31,7 @@ from readloom.api.schemas import (
 )
 from readloom.errors import InputError, NotFound
 from readloom.retrieval.models import Genre, Passage
+from readloom.service import library
 from readloom.storage.models import TenantPassage
 
 router = APIRouter(prefix="/v1/passages", tags=["passages"])
@@ -108,8 +110,11 @@ async def ingest_passages(
     title: Annotated[str | None, Query(max_length=300)] = None,
     grade: Annotated[int | None, Query(ge=1, le=12)] = None,
     genre: Annotated[str, Query(max_length=20)] = "other",
+    publish: Annotated[bool, Query(description="admin only: share with every tenant")] = False,
 ) -> Any:
-    """Add passages to the tenant's library (embedded and indexed for retrieval)."""
+    """Add passages to the tenant's library (embedded and indexed for retrieval); an admin
+    may publish them to every tenant (``publish=true``), which also lets their
+    ``characters`` be exempt from redaction."""
     raw = await request.body()
     bodies = _parse(
         request.headers.get("content-type", "application/json"), raw,
@@ -120,33 +125,71 @@ async def ingest_passages(
         raise InputError("body: passage ids must be unique within one upload")
     store = service.services.store
 
+    if publish and principal.role != "admin":
+        raise Forbidden("only an admin may publish passages to every tenant")
+    visibility = "shared" if publish else "tenant"
+    passages = [Passage(**b.model_dump()) for b in bodies]
+
     async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
-        async with rt.db.reader() as s:
-            owners = {
-                r.passage_id: r.tenant_id
-                for r in (
-                    await s.execute(select(TenantPassage).where(TenantPassage.passage_id.in_(ids)))
-                ).scalars()
-            }
-        for pid in ids:
-            owner = owners.get(pid)
-            taken = owner not in (None, principal.tenant) or (
-                owner is None and await anyio.to_thread.run_sync(_exists, store, pid)
-            )
-            if taken:
-                raise Conflict(f"passage id {pid!r} is taken: choose another id")
-        passages = [Passage(**b.model_dump()) for b in bodies]
+        # Claim the ids first, in their own commit: a crash after this leaves rows that are
+        # invisible (not ready) and still ours, so the retry goes through.
+        await claim_passages(
+            rt, store, principal, ids, visibility=visibility, corpus=rt.settings.corpus_path
+        )
         await anyio.to_thread.run_sync(store.ingest_passages, passages)
         out = IngestOut(passage_ids=ids).model_dump(mode="json")
         async with rt.db.writer() as s:
-            await ensure_tenant(s, principal.tenant)
-            for pid in ids:
-                if pid not in owners:
-                    s.add(TenantPassage(passage_id=pid, tenant_id=principal.tenant))
+            await s.execute(
+                update(TenantPassage)
+                .where(
+                    TenantPassage.passage_id.in_(ids), TenantPassage.tenant_id == principal.tenant
+                )
+                .values(ready=True)
+            )
             await idempotency.complete(s, claim, 201, out)
+        if publish:  # reviewed by an admin: its characters' names may be exempt
+            for p in passages:
+                service.services.guards.trust_passage(p.passage_id, p.text)
         return 201, out
 
     return await idempotency.run_once(rt, principal, request, idempotency_key, work)
+
+
+async def claim_passages(
+    rt: Any, store: Any, principal: Principal, ids: list[str], *, visibility: str, corpus: Any
+) -> None:
+    """Write this tenant's ownership rows (not ready) before anything reaches the store.
+    An id owned by another tenant, shipped, or already in the store with no owner is taken."""
+    async with rt.db.writer() as s:
+        await ensure_tenant(s, principal.tenant)
+        owners = {
+            r.passage_id: r
+            for r in (
+                await s.execute(select(TenantPassage).where(TenantPassage.passage_id.in_(ids)))
+            ).scalars()
+        }
+        for pid in ids:
+            row = owners.get(pid)
+            if row is not None and row.tenant_id == principal.tenant:
+                continue
+            taken = (
+                row is not None
+                or library.is_shipped(corpus, pid)
+                or (await anyio.to_thread.run_sync(_exists, store, pid))
+            )
+            if taken:
+                raise Conflict(f"passage id {pid!r} is taken: choose another id")
+        for pid in ids:
+            row = owners.get(pid)
+            if row is None:
+                s.add(
+                    TenantPassage(
+                        passage_id=pid, tenant_id=principal.tenant, visibility=visibility,
+                        created_by=principal.subject, ready=False,
+                    )
+                )  # fmt: skip
+            elif visibility == "shared":
+                row.visibility = "shared"
 
 
 def _exists(store: Any, passage_id: str) -> bool:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Request
+from sqlalchemy import update
 
 from readloom.api import idempotency
 from readloom.api.auth import Principal, ensure_tenant
 from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
 from readloom.api.idempotency import IdempotencyKey
+from readloom.api.routes.passages import claim_passages
 from readloom.api.schemas import QuestionJobOut, QuestionsIn, QuestionsOut
 from readloom.errors import InputError, NotFound
-from readloom.storage.models import QuestionJob, new_id
+from readloom.storage.models import QuestionJob, TenantPassage, new_id
 
 router = APIRouter(prefix="/v1", tags=["questions"])
 
@@ -50,6 +53,28 @@ async def generate_questions(
     request_args = body.model_dump(exclude_none=True)
 
     async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
+        if body.text is not None:
+            # a teacher's pasted text: owned by this tenant, private to the teacher (and
+            # their classes); claimed before it is written, invisible until complete
+            passage = service.text_passage(
+                body.text, title=body.title, grade=body.grade,
+                owner=f"{principal.tenant}\0{principal.subject or principal.role}",
+            )  # fmt: skip
+            store = service.services.store
+            await claim_passages(
+                rt, store, principal, [passage.passage_id], visibility="private",
+                corpus=rt.settings.corpus_path,
+            )  # fmt: skip
+            await anyio.to_thread.run_sync(store.ingest_passages, [passage])
+            async with rt.db.writer() as s:
+                await s.execute(
+                    update(TenantPassage)
+                    .where(TenantPassage.passage_id == passage.passage_id)
+                    .values(ready=True)
+                )
+            request_args.pop("text", None)
+            request_args.pop("title", None)
+            request_args["passage_id"] = passage.passage_id
         if body.count <= rt.config.sync_question_limit:
             res = await service.generate_questions(
                 **request_args, tenant=principal.tenant, role="teacher"

@@ -39,3 +39,12 @@ class MapRedactor:
         for value, placeholder in self.vault.get(session_id, {}).items():
             text = text.replace(placeholder, value)
         return text
+
+    def mask(self, text: str, *, allow_list: frozenset[str] = frozenset()) -> Redaction:
+        found: list[str] = []
+        for value in sorted(self.entities, key=len, reverse=True):
+            pattern = re.compile(re.escape(value), re.IGNORECASE)
+            if value not in allow_list and pattern.search(text):
+                text = pattern.sub("[removed]", text)
+                found.append(self.entities[value])
+        return Redaction(text=text, entities=tuple(found))

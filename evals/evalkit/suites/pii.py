@@ -56,7 +56,19 @@ def run(ctx: EvalContext) -> SuiteOutput:
         f"not personal data and not scored; per-type figures shown for types with >= {MIN_GOLD} "
         "gold spans (all types count in the micro figures)."
     )
+    intl_path = ctx.datasets_dir / "k12_pii_international.jsonl"
+    intl_rows = eval_pii.load_jsonl(intl_path)
+    intl = eval_pii.international(intl_rows, redactor)
+    out.add("k12_intl.redacted", intl["redacted"], n=intl["gold"],
+            note="international formats and non-Latin scripts: gold spans fully redacted")  # fmt: skip
+    for kind in ("category", "script"):
+        for name, value in intl[f"per_{kind}"].items():
+            out.add(f"k12_intl.{kind}.{name}.redacted", value, n=intl[f"gold_per_{kind}"][name])
+    out.datasets.append(
+        provenance.dataset("k12-pii-international", intl_path, records=len(intl_rows))
+    )
     out.details["presidio_per_type"] = res["per_type"]
+    out.details["k12_international"] = intl
     return out
 
 
