@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from readloom.agents.services import Services
 from readloom.errors import InputError
 from readloom.graph import build_graph, checkpoint_serializer
+from readloom.llm.deadline import turn_budget
 from readloom.observability import turn_span
 from readloom.retrieval.models import Passage
 from readloom.settings import Settings, configure_offline_environment, get_settings
@@ -141,7 +142,10 @@ class Readloom:
             "grade": grade or known.get("grade") or passage.grade,
         }
         context = TurnContext(raw_message=message, tenant=tenant, role=role, student_id=student_id)  # type: ignore[arg-type]
-        with turn_span("tutor_turn", session_id=session_id, tenant=tenant, mode="tutor"):
+        with (
+            turn_span("tutor_turn", session_id=session_id, tenant=tenant, mode="tutor"),
+            turn_budget(self.settings.turn_budget_s),
+        ):
             state = await self.graph.ainvoke(
                 run_input, config, context=context, durability=self.settings.checkpoint_durability
             )
@@ -219,8 +223,9 @@ class Readloom:
             raw_message=f"questions for {passage.title}", tenant=tenant, role=role
         )  # type: ignore[arg-type]
         config = {"configurable": {"thread_id": session_id}}
-        with turn_span(
-            "generate_questions", session_id=session_id, tenant=tenant, mode="questions"
+        with (
+            turn_span("generate_questions", session_id=session_id, tenant=tenant, mode="questions"),
+            turn_budget(self.settings.questions_budget_s),
         ):
             state = await self.graph.ainvoke(
                 run_input, config, context=context, durability=self.settings.checkpoint_durability
