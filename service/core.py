@@ -58,13 +58,18 @@ def build_services(settings: Settings) -> Services:
     from readloom.guardrails import GuardrailSuite
     from readloom.llm.gate import LLMGate
     from readloom.retrieval.store import PassageStore
+    from readloom.storage.catalogue import CatalogueWriter
+    from readloom.storage.db import migrate
     from readloom.tools.mastery import MasteryStore
     from readloom.tools.prerequisites import SkillGraph
 
     configure_offline_environment()
     settings.ensure_home()
+    migrate(settings)  # idempotent; the catalogue table must exist before the first ingest
     guards = GuardrailSuite(settings)
-    store = PassageStore(settings, passage_guard=guards.check_passage)
+    store = PassageStore(
+        settings, passage_guard=guards.check_passage, catalogue=CatalogueWriter(settings)
+    )
     store.ensure_corpus()
     return Services(
         settings=settings,

@@ -264,3 +264,6 @@ class ServerInstance(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+from readloom.storage.models_catalogue import CatalogueEntry  # noqa: E402, F401 - needs Base
