@@ -6,11 +6,9 @@ tracebacks.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
-import uuid
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -20,6 +18,10 @@ import click
 
 from readloom.errors import ReadloomError
 from readloom.settings import configure_offline_environment, get_settings
+
+# Start-up (issue 17): this module imports nothing heavy. Models, Chroma, Presidio and
+# the graph load inside the command that needs them, after its arguments and any
+# passage id have been checked, so a typo is reported in well under a second.
 
 
 def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,6 +56,35 @@ def _app():
     from readloom.service import Readloom
 
     return Readloom(get_settings())
+
+
+def _checked_passage_options(*, required: bool) -> Callable[..., Any]:
+    """Check ``--file``/``--passage-id`` before the command body loads any model: both
+    given, neither (when ``required``), or an id the catalogue does not know."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            file, passage_id = kwargs.get("file"), kwargs.get("passage_id")
+            if file and passage_id:
+                raise click.UsageError("give --file or --passage-id, not both")
+            if required and not (file or passage_id):
+                raise click.UsageError(
+                    "give --file PATH or --passage-id ID (see `readloom passages`)"
+                )
+            if passage_id:
+                from readloom.retrieval.catalogue import is_known
+
+                if is_known(get_settings(), passage_id) is False:
+                    raise click.BadParameter(
+                        f"no passage with id {passage_id!r} (see `readloom passages`)",
+                        param_hint="'--passage-id'",
+                    )
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def _passage_from_options(
@@ -100,14 +131,25 @@ def ingest(paths: tuple[Path, ...], fmt: str) -> None:
 @_clean_errors
 def passages(grade: int | None, fmt: str) -> None:
     """List the passages you can tutor on or generate questions for."""
-    from readloom.service import build_services
+    from readloom.retrieval.catalogue import library
 
-    items = build_services(get_settings()).store.list(grade=grade)
+    settings = get_settings()
+    entries = library(settings)
+    if entries is None:  # a store catalogued by nothing yet: ask it (no models load)
+        from readloom.retrieval.catalogue import Entry
+        from readloom.retrieval.store import PassageStore
+
+        entries = [
+            Entry(p.passage_id, p.title, p.grade, p.genre, p.source, "", p.topics, p.characters)
+            for p in PassageStore(settings).list()
+        ]
+    items = [e for e in entries if grade is None or e.grade == grade]
     if fmt == "json":
-        click.echo(json.dumps([p.model_dump(exclude={"text"}) for p in items]))
+        keys = ("passage_id", "title", "grade", "genre", "topics", "characters", "source")
+        click.echo(json.dumps([{k: getattr(e, k) for k in keys} for e in items]))
         return
-    for p in items:
-        click.echo(f"{p.passage_id:32} grade {p.grade}  {p.genre:13} {p.title}")
+    for e in items:
+        click.echo(f"{e.passage_id:32} grade {e.grade}  {e.genre:13} {e.title}")
 
 
 # --- questions ------------------------------------------------------------------------
@@ -124,6 +166,7 @@ def passages(grade: int | None, fmt: str) -> None:
     help="With --file: also add the file to the library (default: used once, then removed).",
 )  # fmt: skip
 @_clean_errors
+@_checked_passage_options(required=True)
 def questions(
     file: Path | None, passage_id: str | None, count: int, grade: int | None, fmt: str,
     keep: bool,
@@ -131,6 +174,7 @@ def questions(
     """Generate comprehension questions, each with its answer and evidence sentence.
 
     A --file is used for this run only; it joins the library only with --keep."""
+    import asyncio
 
     async def run() -> Any:
         async with _app() as app:
@@ -179,6 +223,7 @@ def questions(
 @click.option("--student", "student_id", default="cli-student", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @_clean_errors
+@_checked_passage_options(required=False)
 def tutor(
     file: Path | None,
     passage_id: str | None,
@@ -188,6 +233,9 @@ def tutor(
     fmt: str,
 ) -> None:
     """Chat with the reading tutor. Piped input: one student message per line."""
+    import asyncio
+    import uuid
+
     interactive = sys.stdin.isatty()
     session_id = session_id or f"cli-{uuid.uuid4().hex[:12]}"
 

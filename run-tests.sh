@@ -14,5 +14,6 @@ if [ -z "${READLOOM_TEST_POSTGRES_URL:-}" ]; then
   fi
 fi
 bash .ci/chromium.sh || echo "run-tests: no chromium; browser tests will be skipped" >&2
+bash .ci/redis.sh || echo "run-tests: no redis-server; shared-breaker tests will be skipped" >&2
 export HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False
 .venv/bin/python -m pytest "$@"

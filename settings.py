@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is SQLite under home."
     )
+    redis_url: str | None = Field(
+        default=None, description="Redis shared by workers (breaker state); none: in-process"
+    )
 
     # --- providers ---------------------------------------------------------
     providers: Annotated[list[ProviderName], NoDecode] = ["openai", "anthropic", "offline"]
@@ -86,6 +89,17 @@ class Settings(BaseSettings):
         default=2_000_000, description="Tokens per tenant per calendar month."
     )
     rate_limit_per_minute: int = 120
+    # Latency budget (see llm/router.py): a turn's model calls share it; a slow provider is
+    # hedged to the next one past its usual latency; the offline tier keeps its reserve.
+    turn_budget_s: float = Field(default=6.0, gt=0, description="One student turn")
+    questions_budget_s: float = Field(default=30.0, gt=0, description="One question set")
+    llm_hedge_initial_s: float = Field(
+        default=2.5, gt=0, description="Hedge delay until a provider's latency is known"
+    )
+    llm_hedge_quantile: float = Field(default=0.95, gt=0, lt=1)
+    llm_offline_reserve_s: float = Field(
+        default=0.75, ge=0, description="Kept back from the budget for the offline tier"
+    )
     cache_ttl_s: float = 24 * 3600
 
     # --- retrieval ---------------------------------------------------------

@@ -21,6 +21,18 @@ log = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[Settings], Provider]
 
+
+def _has_key(secret: Any) -> bool:
+    return bool(secret and secret.get_secret_value())
+
+
+# What a built-in SDK tier needs before it is worth importing (the SDKs take a second
+# or more to import): the same test as the adapter's ``available()``, made first.
+_PRECHECK: dict[str, Callable[[Settings], bool]] = {
+    "openai": lambda s: _has_key(s.openai_api_key) or s.openai_base_url is not None,
+    "anthropic": lambda s: _has_key(s.anthropic_api_key),
+}
+
 _FACTORIES: dict[str, ProviderFactory | str] = {
     "openai": "readloom.llm.openai_provider:OpenAIProvider",
     "anthropic": "readloom.llm.anthropic_provider:AnthropicProvider",
@@ -57,7 +69,13 @@ def build_providers(
     """
     providers: list[Provider] = []
     for name in settings.providers:
-        factory = (factories or {}).get(name) or resolve(name)
+        override = (factories or {}).get(name)
+        precheck = _PRECHECK.get(name)
+        builtin = override is None and isinstance(_FACTORIES.get(name), str)
+        if builtin and precheck is not None and not precheck(settings):
+            log.info("llm_provider_skipped provider=%s reason=no_key", name)
+            continue
+        factory = override or resolve(name)
         provider = factory(settings)
         if provider.available():
             providers.append(provider)

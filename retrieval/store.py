@@ -51,6 +51,7 @@ from readloom.retrieval.search import (
     dense_ranking,
 )
 from readloom.settings import Settings
+from readloom.storage.catalogue import CatalogueWriter, Entry
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class PassageStore:
         *,
         passage_guard: PassageGuard | None = None,
         client: Any | None = None,
+        catalogue: CatalogueWriter | None = None,
         rrf_k: float = RRF_K,
         dense_weight: float = DENSE_WEIGHT,
         lexical_weight: float = LEXICAL_WEIGHT,
@@ -97,6 +99,7 @@ class PassageStore:
 
         self.settings = settings
         self.passage_guard = passage_guard
+        self.catalogue = catalogue
         self.rrf_k, self.weights = rrf_k, (dense_weight, lexical_weight)
         self._client = client or chroma_client(settings)
         name = settings.collection
@@ -148,7 +151,18 @@ class PassageStore:
         report = self.ingest_passages(load_paths([corpus], source="readloom"), strict=False)
         if report.refused:
             log.warning("corpus_passages_refused count=%d", len(report.refused))
+        self.sync_catalogue()
         return report
+
+    def sync_catalogue(self) -> None:
+        """Rebuild the catalogue from the records when their counts differ (a store
+        filled before the catalogue existed, or written by a process without one)."""
+        if self.catalogue is None:
+            return
+        with self._lock:
+            if self.catalogue.count() == self.count():
+                return
+            self.catalogue.replace_all(_entry(r) for r in self.list_records())
 
     def ingest_passages(
         self, passages: Sequence[Passage], *, progress: bool = False, strict: bool = True
@@ -235,6 +249,10 @@ class PassageStore:
                     vecs = np.stack([next(vectors) for _ in plan.sentences])
                     self._replace(passage, digest, plan, vecs)
                     bar.update(1)
+                if self.catalogue is not None:
+                    self.catalogue.upsert(
+                        _entry_of(passage, digest) for passage, digest, _ in group
+                    )
         finally:
             bar.close()
             self._invalidate()
@@ -396,6 +414,8 @@ class PassageStore:
             self._sentences.delete(where={"passage_id": passage_id})
             if existed:
                 self._records.delete(ids=[passage_id])
+            if self.catalogue is not None:
+                self.catalogue.delete(passage_id)
             self._invalidate()
         return existed
 
@@ -499,3 +519,20 @@ class PassageStore:
                     metas += got["metadatas"]
                 self._cache = ChunkCache(ids, texts, metas)
             return self._cache
+
+
+def _entry_of(passage: Passage, digest: str) -> Entry:
+    return Entry(
+        passage_id=passage.passage_id,
+        title=passage.title,
+        grade=passage.grade,
+        genre=passage.genre,
+        source=passage.source,
+        content_hash=digest,
+        topics=list(passage.topics),
+        characters=list(passage.characters),
+    )
+
+
+def _entry(record: PassageRecord) -> Entry:
+    return _entry_of(record.passage, record.content_hash)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from readloom.agents.services import Services
 from readloom.errors import InputError, NotFound
 from readloom.graph import build_graph, checkpoint_serializer
+from readloom.llm.deadline import turn_budget
 from readloom.observability import turn_span
 from readloom.retrieval.models import Passage
 from readloom.service import library
@@ -58,14 +59,19 @@ def build_services(settings: Settings) -> Services:
     from readloom.guardrails import GuardrailSuite
     from readloom.llm.gate import LLMGate
     from readloom.retrieval.store import PassageStore
+    from readloom.storage.catalogue import CatalogueWriter
+    from readloom.storage.db import migrate
     from readloom.tools.mastery import MasteryStore
     from readloom.tools.prerequisites import SkillGraph
 
     configure_offline_environment()
     settings.ensure_home()
+    migrate(settings)  # idempotent; the catalogue table must exist before the first ingest
     guards = GuardrailSuite(settings)
     guards.trust_shipped(lambda pid, text: library.is_shipped(settings.corpus_path, pid, text))
-    store = PassageStore(settings, passage_guard=guards.check_passage)
+    store = PassageStore(
+        settings, passage_guard=guards.check_passage, catalogue=CatalogueWriter(settings)
+    )
     store.ensure_corpus()
     return Services(
         settings=settings,
@@ -142,7 +148,10 @@ class Readloom:
             "grade": grade or known.get("grade") or passage.grade,
         }
         context = TurnContext(raw_message=message, tenant=tenant, role=role, student_id=student_id)  # type: ignore[arg-type]
-        with turn_span("tutor_turn", session_id=session_id, tenant=tenant, mode="tutor"):
+        with (
+            turn_span("tutor_turn", session_id=session_id, tenant=tenant, mode="tutor"),
+            turn_budget(self.settings.turn_budget_s),
+        ):
             state = await self.graph.ainvoke(
                 run_input, config, context=context, durability=self.settings.checkpoint_durability
             )
@@ -248,8 +257,9 @@ class Readloom:
             raw_message=f"questions for {passage.title}", tenant=tenant, role=role
         )  # type: ignore[arg-type]
         config = {"configurable": {"thread_id": session_id}}
-        with turn_span(
-            "generate_questions", session_id=session_id, tenant=tenant, mode="questions"
+        with (
+            turn_span("generate_questions", session_id=session_id, tenant=tenant, mode="questions"),
+            turn_budget(self.settings.questions_budget_s),
         ):
             state = await self.graph.ainvoke(
                 run_input, config, context=context, durability=self.settings.checkpoint_durability
