@@ -140,8 +140,12 @@ def configure_logging(
     setattr(handler, _HANDLER_FLAG, True)
     handler.addFilter(FreeTextFilter())
     handler.setFormatter(JsonFormatter())
+    level = level.upper() if isinstance(level, str) else level
+    # The handler has the level too: a library that sets its own logger to DEBUG at import
+    # (bm25s does) must not print below the level the user chose.
+    handler.setLevel(level)
     root.addHandler(handler)
-    root.setLevel(level.upper() if isinstance(level, str) else level)
+    root.setLevel(level)
     for name, floor in PAYLOAD_LOGGERS.items():
         logger = logging.getLogger(name)
         logger.setLevel(max(floor, logger.getEffectiveLevel()))

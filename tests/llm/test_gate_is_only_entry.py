@@ -9,7 +9,9 @@ the registry.
 
 from __future__ import annotations
 
-import ast
+import io
+import re
+import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +28,7 @@ INTERNALS = (
     "readloom.llm.registry",
 )
 FORBIDDEN = SDKS + INTERNALS
+_STRING = re.compile(r"[rRbBuUfF]*('''|\"\"\"|'|\")(.*)\1$", re.S)
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -35,36 +38,81 @@ def module_name(path: Path, root: Path) -> str:
     return ".".join(["readloom", *parts])
 
 
+def statements(source: str) -> Iterator[list[tokenize.TokenInfo]]:
+    """The source's simple statements as token lists: split at newlines, ``;`` and the
+    ``:`` of a one-line compound statement (``try: import openai``)."""
+    stmt: list[tokenize.TokenInfo] = []
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type in (tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT):
+            continue
+        if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER) or tok.string in (";", ":"):
+            if stmt:
+                yield stmt
+            stmt = []
+        else:
+            stmt.append(tok)
+    if stmt:
+        yield stmt
+
+
+def _names(toks: list[tokenize.TokenInfo]) -> Iterator[str]:
+    """``a.b as c, d`` (parentheses allowed) -> ``a.b``, ``d``."""
+    name, skip = "", False
+    for tok in toks:
+        if tok.string in ("(", ")"):
+            continue
+        if tok.string == ",":
+            if name:
+                yield name
+            name, skip = "", False
+        elif tok.string == "as":
+            skip = True
+        elif not skip:
+            name += tok.string
+    if name:
+        yield name
+
+
+def _literal(token: str) -> str:
+    m = _STRING.match(token)
+    return m.group(2) if m else token
+
+
 def imported(path: Path, root: Path) -> Iterator[tuple[int, str]]:
-    """Every module a file imports or names for ``importlib``, as absolute names."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    """Every module a file imports or names for ``importlib``, as absolute names.
+
+    Read with the tokenizer, not ``ast``: CPython 3.11's AST constructor can fail at random
+    ("recursion depth mismatch") in a long test run, and a structural test must not flake.
+    """
     package = module_name(path, root)
     if path.name != "__init__.py":
         package = package.rpartition(".")[0]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
+    for stmt in statements(path.read_text(encoding="utf-8")):
+        words = [t.string for t in stmt]
+        line = stmt[0].start[0]
+        if words[0] == "import":
+            for name in _names(stmt[1:]):
+                yield line, name
+        elif words[0] == "from" and "import" in words:
+            cut = words.index("import")
+            dotted = "".join(words[1:cut])
+            level = len(dotted) - len(dotted.lstrip("."))
+            base = dotted[level:]
+            if level:
                 anchor = package.split(".")
-                anchor = anchor[: len(anchor) - (node.level - 1)]
+                anchor = anchor[: len(anchor) - (level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
-            yield node.lineno, base
-            for alias in node.names:
-                yield node.lineno, f"{base}.{alias.name}"
-        elif isinstance(node, ast.Call) and node.args:
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            arg = node.args[0]
-            if name in ("import_module", "__import__") and isinstance(arg, ast.Constant):
-                yield node.lineno, str(arg.value)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            # "module:attr" factory strings and the like
-            for internal in INTERNALS:
-                if internal in node.value:
-                    yield node.lineno, internal
+            yield line, base
+            for name in _names(stmt[cut + 1 :]):
+                yield line, f"{base}.{name}"
+        for i, tok in enumerate(stmt):
+            if tok.type != tokenize.STRING:
+                continue
+            if i >= 2 and words[i - 1] == "(" and words[i - 2] in ("import_module", "__import__"):
+                yield tok.start[0], _literal(tok.string)
+            for internal in INTERNALS:  # "module:attr" factory strings and the like
+                if internal in tok.string:
+                    yield tok.start[0], internal
 
 
 def hits(name: str, banned: tuple[str, ...]) -> bool:

@@ -119,3 +119,17 @@ def test_signed_out_page_without_a_launch(web, new_page, viewport):
     notice.wait_for()
     assert "class page" in notice.inner_text()
     assert page.locator("#student-main").is_hidden()
+
+
+@pytest.mark.parametrize("role", ["student", "teacher"])
+def test_page_opened_directly_on_the_demo_links_back_to_it(web, new_page, role):
+    """``serve --demo``: a bookmarked /teacher or /student is no dead end."""
+    page = new_page()
+    page.goto(f"{web.url}/{role}")
+    page.locator("#signed-out-demo").wait_for()
+    page.get_by_role("link", name="go to the demo's start page").click()
+    page.wait_for_url(web.url + "/")
+    page.locator(f"#open-{role}:not([disabled])").wait_for()
+    page.locator(f"#open-{role}").click()
+    page.wait_for_url(f"{web.url}/{role}")
+    page.locator("#signed-out").wait_for(state="hidden")

@@ -192,5 +192,19 @@ export function showSignedOut(message) {
     box.hidden = false;
     if (main) main.hidden = true;
     box.querySelector("h1, h2").focus();
+    offerDemo();
+  }
+}
+
+// On `readloom serve --demo`, a page opened directly (a bookmark, a typed address) is no
+// dead end: point back to the demo's start page, which signs the browser in.
+async function offerDemo() {
+  const hint = document.getElementById("signed-out-demo");
+  if (!hint) return;
+  try {
+    const status = await (await fetch("/web/status", { headers: { Accept: "application/json" } })).json();
+    hint.hidden = !status.demo;
+  } catch {
+    hint.hidden = true;
   }
 }
