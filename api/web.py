@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from readloom.api.family_page import family_page
 from readloom.api.lti.context import WebConfig, WebState, get_web, render_page
 from readloom.api.lti.pagekeys import expires_iso, issue_page_key, sweeper
 from readloom.api.lti.routes import form_fields
@@ -68,6 +69,7 @@ def register_web(app: FastAPI, settings: Settings, *, config: WebConfig | None =
     for path, page in (("/", "index.html"), ("/student", "student.html"), ("/teacher", "teacher.html")):  # fmt: skip
         app.add_api_route(path, _page(page), methods=["GET"], include_in_schema=False)
     app.add_api_route("/web/demo/open", demo_open, methods=["POST"], include_in_schema=False)
+    app.add_api_route("/family/{token}", family_page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/web/status", web_status, methods=["GET"], include_in_schema=False)
     _wrap_lifespan(app, web)
 

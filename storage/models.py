@@ -264,3 +264,7 @@ class ServerInstance(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Tables of other areas, in their own modules (imported here so one metadata holds all).
+from readloom.storage import models_insights as _models_insights  # noqa: E402,F401
