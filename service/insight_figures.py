@@ -233,7 +233,15 @@ def _hardest_questions(graded: list[Graded], skill_name, title) -> list[dict[str
             "skill": skill, "skill_name": skill_name(skill), "attempts": len(events),
             "error_rate": _r(wrong / len(events)), "students": len({e.student_id for e in events}),
         })  # fmt: skip
-    out.sort(key=lambda r: (-r["error_rate"], -r["attempts"], str(r["passage_id"]), r["skill"]))
+    out.sort(
+        key=lambda r: (
+            -r["error_rate"],
+            -r["attempts"],
+            str(r["passage_id"]),
+            str(r["item_id"]),
+            r["skill"],
+        )
+    )
     return out[:TOP_N]
 
 
