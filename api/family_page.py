@@ -34,7 +34,7 @@ def render(s: family.FamilySummary, expires: str) -> str:
         else "No reading sessions this week."
     )
     growing = [
-        f"{escape(g['name'].capitalize())}: from {round(g['from'] * 100)}% to {round(g['to'] * 100)}% sure"
+        f"{escape(g['name'].capitalize())}: from {round(g['from'] * 100)}% to {round(g['to'] * 100)}%"
         f' <meter min="0" max="1" value="{g["to"]:.2f}" aria-hidden="true"></meter>'
         for g in s.growing
     ]
