@@ -27,6 +27,7 @@ from readloom.api.routes import (
     alerts,
     classes,
     health,
+    insights,
     keys,
     passages,
     questions,
@@ -48,6 +49,7 @@ log = logging.getLogger("readloom.api")
 
 ROUTERS = (
     health, keys, classes, sessions, questions, passages, students, alerts, webhooks, xapi,
+    insights,
 )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from readloom.api.family_page import family_page
 from readloom.api.lti.context import WebConfig, WebState, get_web, render_page
 from readloom.api.lti.pagekeys import expires_iso, issue_page_key, sweeper
 from readloom.api.lti.routes import form_fields
@@ -68,6 +69,7 @@ def register_web(app: FastAPI, settings: Settings, *, config: WebConfig | None =
     for path, page in (("/", "index.html"), ("/student", "student.html"), ("/teacher", "teacher.html")):  # fmt: skip
         app.add_api_route(path, _page(page), methods=["GET"], include_in_schema=False)
     app.add_api_route("/web/demo/open", demo_open, methods=["POST"], include_in_schema=False)
+    app.add_api_route("/family/{token}", family_page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/web/status", web_status, methods=["GET"], include_in_schema=False)
     _wrap_lifespan(app, web)
 
@@ -172,7 +174,7 @@ _demo_lock = asyncio.Lock()
 async def ensure_demo_world(rt: Any, service: Any, tenant: str) -> None:
     """The demo class: teacher, student and a few classmates with practice history."""
     from readloom.api.auth import ensure_tenant
-    from readloom.service import learner
+    from readloom.service import learner, simclass
     from readloom.storage.models import Classroom, ClassStudent, ClassTeacher, Student
 
     async with _demo_lock:
@@ -195,4 +197,11 @@ async def ensure_demo_world(rt: Any, service: Any, tenant: str) -> None:
                 if await s.get(Student, (tenant, sid)) is None:
                     s.add(Student(tenant_id=tenant, id=sid, grade=4))
                 s.add(ClassStudent(class_id=DEMO_CLASS, student_id=sid))
+            await s.flush()
+            # Four weeks of simulated practice for the classmates: the Insights tab's history.
+            spec = simclass.SimSpec(tenant=tenant, class_id=DEMO_CLASS, teacher=DEMO_TEACHER,
+                                    create_class=False, student_ids=tuple(DEMO_CLASSMATES))  # fmt: skip
+            for group in simclass.in_fk_order(simclass.simulate(spec)):
+                s.add_all(group)
+                await s.flush()
         log.info("demo_world_created students=%d", len(students))

@@ -37,13 +37,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(home: Path, env: dict[str, str]) -> Iterator[Server]:
+def running_server(
+    home: Path, env: dict[str, str], extra_args: tuple[str, ...] = ()
+) -> Iterator[Server]:
     """Start the server with ``env``, wait until ``/readyz`` answers 200, stop it on exit
     (SIGTERM, then kill after 30 s). Its output goes to ``home/server.log``."""
     port, log_path = free_port(), home / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-c", SERVE, "--port", str(port), "--log-level", "warning"],
+            [sys.executable, "-c", SERVE, "--port", str(port), "--log-level", "warning", *extra_args],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         server = Server(f"http://127.0.0.1:{port}", proc.pid, log_path)

@@ -23,7 +23,7 @@ from readloom.api.auth import Principal
 from readloom.api.idempotency import Claim
 from readloom.api.runtime import Runtime
 from readloom.api.schemas import MessageOut, QuestionOut
-from readloom.service import Readloom, TurnResult, outbox, xapi
+from readloom.service import Readloom, TurnResult, analytics, learner, outbox, xapi
 from readloom.service.learner import qualified
 from readloom.storage.models import Message, TutoringSession, utcnow
 
@@ -160,7 +160,7 @@ async def record_turn(
             created_at=now,
         )  # fmt: skip
         await idempotency.complete(s, claim, 200, stored.model_dump(mode="json"))
-        await _learning_events(s, sess, result)
+        await _learning_events(s, sess, result, service)
     if rt.outbox:
         rt.outbox.nudge()
     out = stored.model_copy(
@@ -174,7 +174,9 @@ async def record_turn(
     return out
 
 
-async def _learning_events(s: Any, sess: TutoringSession, result: TurnResult) -> None:
+async def _learning_events(
+    s: Any, sess: TutoringSession, result: TurnResult, service: Readloom
+) -> None:
     graded = result.grade_result
     if graded is not None:
         await xapi.record(
@@ -187,11 +189,21 @@ async def _learning_events(s: Any, sess: TutoringSession, result: TurnResult) ->
             s, tenant=sess.tenant_id, student_id=sess.student_id, verb="interacted",
             object_kind="passage", object_id=sess.passage_id or "unknown", registration=sess.id,
         )  # fmt: skip
-    if result.intervention is not None and result.intervention.kind == "teacher_alert":
+    failing = result.intervention is not None and result.intervention.kind == "teacher_alert"
+    if failing or (result.blocked and result.move == "safety"):
+        alert = await learner.session_alert(service, sess.tenant_id, sess.id)
+        if alert is not None:  # start its time-to-insight clock with the notifications
+            await analytics.record_alert(
+                s, tenant=sess.tenant_id, session_id=sess.id, student_id=sess.student_id,
+                alert_id=alert.id, kind=alert.kind, raised_at=alert.created_at,
+                failed_run=failing,
+            )  # fmt: skip
         await outbox.enqueue(
             s, tenant=sess.tenant_id, event_type="alert.created", student_id=sess.student_id,
             data={"student_id": sess.student_id, "session_id": sess.id,
-                  "kind": result.intervention.kind},
+                  "kind": "teacher_alert" if failing else "safety",
+                  "alert_kind": alert.kind if alert else None,
+                  "alert_id": alert.id if alert else None},
         )  # fmt: skip
 
 

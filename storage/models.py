@@ -276,3 +276,5 @@ class ServerInstance(Base):
 # The stores' tables (usage, cache, audit, alerts, vault, mastery, LTI) share this metadata.
 from readloom.storage import models_stores as _models_stores  # noqa: E402, F401
 from readloom.storage.models_catalogue import CatalogueEntry  # noqa: E402, F401 - needs Base
+# Tables of other areas, in their own modules (imported here so one metadata holds all).
+from readloom.storage import models_insights as _models_insights  # noqa: E402,F401

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from readloom.api.auth import Principal
 from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
 from readloom.api.schemas import AlertList, AlertOut
-from readloom.service import learner
+from readloom.service import analytics, learner
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -39,4 +39,9 @@ async def acknowledge_alert(
     alert_id: str, principal: Staff, scope: ScopeDep, rt: RuntimeDep, service: ServiceDep
 ) -> AlertOut:
     """Mark an alert as seen by the caller (idempotent: acknowledging twice is a no-op)."""
-    return await learner.acknowledge(rt, service, scope, alert_id)
+    out = await learner.acknowledge(rt, service, scope, alert_id)
+    if principal.role in ("teacher", "admin"):  # time to insight: a teacher has seen it
+        await analytics.analytics_for(rt.db, service).mark_seen(
+            principal.tenant, [out.id], "acknowledged", scope=scope
+        )
+    return out

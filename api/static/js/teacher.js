@@ -1,6 +1,7 @@
 // Teacher page: question generation and review, the alert queue, the class heatmap.
 import { Api, ApiError, el, forgetBoot, loadBoot, showSignedOut } from "./api.js";
 import { exportAs } from "./exports.js";
+import { loadInsights, setupInsights } from "./insights.js";
 import { setupTextSize } from "./textsize.js";
 
 const $ = (id) => document.getElementById(id);
@@ -43,6 +44,7 @@ function start() {
   setupQuestions();
   setupAlerts();
   setupClass();
+  setupInsights(state.api);
 }
 
 function setupTabs() {
@@ -57,6 +59,7 @@ function setupTabs() {
     if (focus) tab.focus();
     if (tab.id === "tab-alerts") loadAlerts();
     if (tab.id === "tab-class") loadClasses();
+    if (tab.id === "tab-insights") loadInsights();
   };
   tabs.forEach((tab, i) => {
     tab.addEventListener("click", () => select(tab));
@@ -228,7 +231,7 @@ function setupAlerts() {
   $("alert-status").addEventListener("change", loadAlerts);
   $("alerts-refresh").addEventListener("click", loadAlerts);
   refreshAlertCount();
-  state.alertsTimer = setInterval(refreshAlertCount, 30_000);
+  state.alertsTimer = setInterval(refreshAlertCount, 20_000); // the badge: within a minute
 }
 
 async function refreshAlertCount() {
@@ -255,10 +258,16 @@ async function loadAlerts() {
   try {
     const { body } = await state.api.get(`/v1/alerts?status=${encodeURIComponent($("alert-status").value)}&limit=200`);
     list.replaceChildren(...body.items.map(renderAlert));
+    markSeen(body.items.filter((a) => a.status !== "acknowledged").map((a) => a.id));
     msg.textContent = body.items.length ? `${body.items.length} alert${body.items.length === 1 ? "" : "s"}.` : "No alerts here.";
   } catch (err) {
     msg.textContent = friendly(err);
   }
+}
+
+// The teacher has the alerts in front of them: time to insight stops for these.
+function markSeen(ids) {
+  if (ids.length) state.api.post("/v1/alerts/seen", { alert_ids: ids.slice(0, 500) }).catch(() => {});
 }
 
 function renderAlert(a) {
