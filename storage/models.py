@@ -264,3 +264,7 @@ class ServerInstance(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Tables of other areas, registered on the same metadata (one database, one migration history).
+from readloom.storage import models_mlops as _models_mlops  # noqa: E402,F401

@@ -211,6 +211,16 @@ class MasteryStore:
             for s, c, b, a, t in rows
         ]
 
+    def responses(self, since: float | None = None) -> list[tuple[str, str, int, float]]:
+        """Every graded response as (student, skill, correct, unix time), oldest first:
+        what a scheduled refit trains on."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT student_id, skill, correct, at FROM responses WHERE at >= ? ORDER BY id",
+                (since or 0.0,),
+            ).fetchall()
+        return [(u, s, int(c), float(t)) for u, s, c, t in rows]
+
     def delete(self, student_id: str) -> int:
         """Forget a student entirely (records erased on request); returns rows removed."""
         with self._connect() as conn:
