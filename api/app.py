@@ -26,6 +26,7 @@ from readloom.api.limits import BodySizeLimit
 from readloom.api.routes import (
     alerts,
     classes,
+    experiments,
     health,
     keys,
     passages,
@@ -48,6 +49,7 @@ log = logging.getLogger("readloom.api")
 
 ROUTERS = (
     health, keys, classes, sessions, questions, passages, students, alerts, webhooks, xapi,
+    experiments,
 )  # fmt: skip
 
 

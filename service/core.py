@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from readloom.agents.services import Services
 from readloom.errors import InputError
 from readloom.graph import build_graph, checkpoint_serializer
+from readloom.mlops.provenance import active_models
 from readloom.observability import turn_span
 from readloom.retrieval.models import Passage
 from readloom.settings import Settings, configure_offline_environment, get_settings
@@ -145,7 +146,7 @@ class Readloom:
             state = await self.graph.ainvoke(
                 run_input, config, context=context, durability=self.settings.checkpoint_durability
             )
-        provenance = state.get("provenance") or {}
+        provenance = {**(state.get("provenance") or {}), "models": active_models(self.settings)}
         last = state.get("history", [])[-2:]
         return TurnResult(
             session_id=session_id,
@@ -233,7 +234,7 @@ class Readloom:
         return QuestionsResult(
             passage_id=passage_id,
             questions=[q for q in questions if q],
-            provenance=state.get("provenance") or {},
+            provenance={**(state.get("provenance") or {}), "models": active_models(self.settings)},
         )
 
     def add_text_passage(
