@@ -101,7 +101,7 @@ def gather(
     if store is not None:
         days = settings.refit_window_days if since_days is None else since_days
         since = time.time() - days * 86400
-        for u, s, c, t in store.responses(since=since):
+        for u, s, c, t, _ in store.responses(since=since):
             rows.extend([f"app:{u}"], [s], [c], [t], "app")
     for i, path in enumerate(csvs):
         data = load_responses(path, max_bad_share=settings.import_max_bad_share)

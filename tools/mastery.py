@@ -211,15 +211,18 @@ class MasteryStore:
             for s, c, b, a, t in rows
         ]
 
-    def responses(self, since: float | None = None) -> list[tuple[str, str, int, float]]:
-        """Every graded response as (student, skill, correct, unix time), oldest first:
-        what a scheduled refit trains on."""
+    def responses(
+        self, since: float | None = None, until: float | None = None
+    ) -> list[tuple[str, str, int, float, float]]:
+        """Graded responses as (student, skill, correct, unix time, P(mastered) before),
+        oldest first: what refits train on and calibration monitoring checks."""
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT student_id, skill, correct, at FROM responses WHERE at >= ? ORDER BY id",
-                (since or 0.0,),
+                "SELECT student_id, skill, correct, at, p_before FROM responses "
+                "WHERE at >= ? AND at < ? ORDER BY id",
+                (since or 0.0, until if until is not None else float("inf")),
             ).fetchall()
-        return [(u, s, int(c), float(t)) for u, s, c, t in rows]
+        return [(u, s, int(c), float(t), float(b)) for u, s, c, t, b in rows]
 
     def delete(self, student_id: str) -> int:
         """Forget a student entirely (records erased on request); returns rows removed."""
