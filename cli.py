@@ -358,10 +358,11 @@ def _register_commands() -> None:
     """Commands owned by other folders (serve, keys, lti, report) register themselves."""
     from readloom.api.cli import register as register_api
     from readloom.api.lti.cli import register as register_lti
+    from readloom.mlops.cli import register as register_mlops
     from readloom.observability.cli import register as register_report
     from readloom.storage.cli import register as register_db
 
-    for register in (register_api, register_lti, register_report, register_db):
+    for register in (register_api, register_lti, register_report, register_db, register_mlops):
         register(main)
 
 

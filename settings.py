@@ -126,6 +126,22 @@ class Settings(BaseSettings):
     # --- operations -------------------------------------------------------
     log_level: str = Field(default="WARNING", description="JSON logs on stderr at this level")
 
+    # --- model operations (mlops/) -----------------------------------------
+    code_commit: str | None = Field(
+        default=None, description="Commit of the running code where there is no git checkout"
+    )
+    refit_schedule: str = Field(
+        default="02:30",
+        description="Nightly mastery refit at this UTC time (HH:MM); 'off' disables",
+    )
+    refit_tolerance: float = Field(
+        default=0.005, description="A refit is promoted unless its held-out AUC is lower by more"
+    )
+    refit_window_days: int = Field(default=365, description="Responses this recent train a refit")
+    import_max_bad_share: float = Field(
+        default=0.05, description="An import with a larger share of bad rows fails as a whole"
+    )
+
     # --- graph -------------------------------------------------------------
     max_revisions: int = 2
     checkpoint_durability: Literal["exit", "async", "sync"] = Field(

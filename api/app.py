@@ -26,6 +26,7 @@ from readloom.api.limits import BodySizeLimit
 from readloom.api.routes import (
     alerts,
     classes,
+    experiments,
     health,
     insights,
     keys,
@@ -49,7 +50,7 @@ log = logging.getLogger("readloom.api")
 
 ROUTERS = (
     health, keys, classes, sessions, questions, passages, students, alerts, webhooks, xapi,
-    insights,
+    insights, experiments,
 )  # fmt: skip
 
 
@@ -59,7 +60,7 @@ def _operation_id(route: APIRoute) -> str:
 
 async def _load_service(rt: Runtime, stack: AsyncExitStack, services: Any) -> None:
     from readloom.service import Readloom
-    from readloom.service.jobs import QuestionJobRunner
+    from readloom.service.jobs import QuestionJobRunner, start_scheduled_jobs
 
     try:
         rt.checkpointer = await stack.enter_async_context(open_checkpointer(rt.settings))
@@ -73,6 +74,8 @@ async def _load_service(rt: Runtime, stack: AsyncExitStack, services: Any) -> No
             rt.jobs.on_event = rt.outbox.nudge
         stack.push_async_callback(rt.jobs.stop)
         await rt.jobs.resume()
+        if (scheduled := start_scheduled_jobs(rt.db, service)) is not None:
+            stack.callback(scheduled.cancel)
         rt.ready = True
         log.info("service_ready instance=%s", rt.instance_id)
     except Exception as exc:

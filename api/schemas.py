@@ -284,6 +284,9 @@ class SkillMastery(BaseModel):
 class MasteryOut(BaseModel):
     student_id: str
     skills: list[SkillMastery]
+    provenance: dict[str, Any] = Field(
+        default_factory=dict, description="Model versions behind the estimates"
+    )
 
 
 class RecommendationOut(BaseModel):
@@ -298,6 +301,9 @@ class RecommendationOut(BaseModel):
     passage_grade: int | None = None
     reason: str = Field(description="One line for the teacher")
     alternatives: list[str] = Field(default_factory=list)
+    provenance: dict[str, Any] = Field(
+        default_factory=dict, description="Model and policy versions behind the choice"
+    )
 
 
 class GradedResponseIn(In):

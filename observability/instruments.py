@@ -37,6 +37,24 @@ def _breaker_states(_: CallbackOptions) -> Iterable[Observation]:
             yield Observation(BREAKER_STATES.get(breaker.state, -1), {"provider": provider})
 
 
+# The latest drift statistics (``mlops/monitor.py``), one gauge for all features.
+_DRIFT: dict[tuple[str, str], float] = {}
+
+
+def publish_drift(features: Iterable[Mapping[str, Any]]) -> None:
+    """Report a monitoring run: PSI, KS D, rates, ECE and a 0/1 ``drifted`` per feature."""
+    for f in features:
+        for stat in ("psi", "ks_d", "reference", "current"):
+            if f.get(stat) is not None:
+                _DRIFT[(str(f["feature"]), stat)] = float(f[stat])
+        _DRIFT[(str(f["feature"]), "drifted")] = 1.0 if f.get("drifted") else 0.0
+
+
+def _drift_values(_: CallbackOptions) -> Iterable[Observation]:
+    for (feature, stat), value in list(_DRIFT.items()):
+        yield Observation(value, {"feature": feature, "statistic": stat})
+
+
 class Instruments:
     def __init__(self, meter: Meter) -> None:
         def hist(name: str, unit: str, desc: str, buckets: tuple = LATENCY_BUCKETS) -> Any:
@@ -77,6 +95,11 @@ class Instruments:
             "readloom.llm.breaker.state",
             callbacks=[_breaker_states],
             description="Circuit breaker per provider: 0 closed, 1 half-open, 2 open",
+        )
+        meter.create_observable_gauge(
+            "readloom.drift",
+            callbacks=[_drift_values],
+            description="Latest drift statistics per monitored feature (readloom monitor)",
         )
         # guardrails and pedagogy
         self.guard_blocks = meter.create_counter(

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from readloom.errors import InputError
+from readloom.mlops.data_quality import DEFAULT_MAX_BAD_SHARE, QualityReport, RowChecker
 from readloom.retrieval.models import Genre, Passage
 
 SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".jsonl"})
@@ -147,8 +148,17 @@ def load_text(path: Path, *, source: str | None = None) -> Passage:
                   where=path.name, source=source)  # fmt: skip
 
 
-def load_jsonl(path: Path, *, source: str | None = None) -> list[Passage]:
+def load_jsonl(
+    path: Path,
+    *,
+    source: str | None = None,
+    max_bad_share: float = DEFAULT_MAX_BAD_SHARE,
+    reports: list[QualityReport] | None = None,
+) -> list[Passage]:
+    """One passage per line. Bad lines are reported (line and reason) and left out; the
+    file fails above ``max_bad_share`` bad lines. ``reports`` collects the check's report."""
     passages = []
+    checker = RowChecker(path.name, "passage", max_bad_share=max_bad_share)
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
@@ -157,21 +167,31 @@ def load_jsonl(path: Path, *, source: str | None = None) -> list[Passage]:
             try:
                 data = json.loads(line)
             except json.JSONDecodeError:
-                raise InputError(f"{where}: not valid JSON") from None
-            raw = _parse(_PassageIn, data, where)
-            passages.append(
-                _build(
+                checker.bad(lineno, "not valid JSON")
+                continue
+            try:
+                raw = _parse(_PassageIn, data, where)
+                passage = _build(
                     raw,
                     default_id=f"{slugify(path.stem)}-{lineno}",
                     default_title=f"{_title_from_name(path)} {lineno}",
                     where=where,
                     source=source,
                 )  # fmt: skip
-            )
+            except InputError as exc:
+                checker.bad(lineno, exc.message.removeprefix(f"{where}: "))
+                continue
+            checker.good()
+            passages.append(passage)
+    report = checker.finish()
+    if reports is not None:
+        reports.append(report)
     return passages
 
 
-def load_file(path: Path, *, source: str | None = None) -> list[Passage]:
+def load_file(
+    path: Path, *, source: str | None = None, reports: list[QualityReport] | None = None
+) -> list[Passage]:
     """The passages of one file (one for .md/.txt, one per line for .jsonl)."""
     path = Path(path)
     if not path.is_file():
@@ -181,7 +201,7 @@ def load_file(path: Path, *, source: str | None = None) -> list[Passage]:
         raise InputError(f"{path.name}: unsupported file type (use .md, .txt or .jsonl)")
     try:
         if suffix == ".jsonl":
-            return load_jsonl(path, source=source)
+            return load_jsonl(path, source=source, reports=reports)
         if suffix == ".txt":
             return [load_text(path, source=source)]
         return [load_markdown(path, source=source)]
@@ -207,12 +227,17 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
             raise InputError(f"{path.name}: no such file or folder")
 
 
-def load_paths(paths: Iterable[Path], *, source: str | None = None) -> list[Passage]:
+def load_paths(
+    paths: Iterable[Path],
+    *,
+    source: str | None = None,
+    reports: list[QualityReport] | None = None,
+) -> list[Passage]:
     """All passages under ``paths``; two passages with one id are an error."""
     passages: list[Passage] = []
     origin: dict[str, str] = {}
     for path in iter_files(paths):
-        for passage in load_file(path, source=source):
+        for passage in load_file(path, source=source, reports=reports):
             if passage.passage_id in origin:
                 raise InputError(
                     f"passage id {passage.passage_id!r} appears in both "

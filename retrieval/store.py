@@ -26,6 +26,7 @@ from cachetools import Cache, LRUCache, TTLCache
 from pydantic import BaseModel, Field
 
 from readloom.errors import GuardrailDenied, InputError, NotFound, ReadloomError
+from readloom.mlops.data_quality import QualityReport
 from readloom.retrieval import chunking
 from readloom.retrieval.chroma import (
     PassageRecord,
@@ -72,6 +73,9 @@ class IngestReport(BaseModel):
     )
     passage_ids: list[str] = Field(
         default_factory=list, description="Stored passages of this ingest, in input order"
+    )
+    rejected_rows: dict[str, str] = Field(
+        default_factory=dict, description="'file:line' -> why the row failed its schema"
     )
 
 
@@ -138,9 +142,14 @@ class PassageStore:
         self, paths: Iterable[Path | str], *, progress: bool = False, strict: bool = True
     ) -> IngestReport:
         """Ingest .md/.txt/.jsonl files and folders of them (see ``ingest_passages``)."""
-        return self.ingest_passages(
-            load_paths([Path(p) for p in paths]), progress=progress, strict=strict
+        quality: list[QualityReport] = []
+        report = self.ingest_passages(
+            load_paths([Path(p) for p in paths], reports=quality), progress=progress, strict=strict
         )
+        report.rejected_rows = {
+            f"{q.source}:{b.line}": b.reason for q in quality for b in q.bad_rows
+        }
+        return report
 
     def ensure_corpus(self) -> IngestReport:
         """Ingest the shipped corpus once; later calls only compare hashes (no model load)."""

@@ -20,6 +20,7 @@ from readloom.agents.services import Services
 from readloom.errors import InputError, NotFound
 from readloom.graph import build_graph, checkpoint_serializer
 from readloom.llm.deadline import turn_budget
+from readloom.mlops.provenance import active_models
 from readloom.observability import turn_span
 from readloom.retrieval.models import Passage
 from readloom.service import library
@@ -155,7 +156,7 @@ class Readloom:
             state = await self.graph.ainvoke(
                 run_input, config, context=context, durability=self.settings.checkpoint_durability
             )
-        provenance = state.get("provenance") or {}
+        provenance = {**(state.get("provenance") or {}), "models": active_models(self.settings)}
         last = state.get("history", [])[-2:]
         return TurnResult(
             session_id=session_id,
@@ -272,7 +273,7 @@ class Readloom:
         return QuestionsResult(
             passage_id=passage_id,
             questions=[q for q in questions if q],
-            provenance=state.get("provenance") or {},
+            provenance={**(state.get("provenance") or {}), "models": active_models(self.settings)},
         )
 
     def text_passage(

@@ -88,3 +88,15 @@ class QuestionJobRunner:
             if self.on_event:
                 self.on_event()
             log.info("question_job job=%s status=%s", job_id, status)
+
+
+def start_scheduled_jobs(db: Database, service: Readloom) -> asyncio.Task[None] | None:
+    """Scheduled work (the nightly mastery refit, ``READLOOM_REFIT_SCHEDULE``); None when off."""
+    from readloom.mlops.schedule import parse_schedule, run_schedule
+
+    settings = service.settings
+    if parse_schedule(settings.refit_schedule) is None:
+        return None
+    return asyncio.create_task(
+        run_schedule(settings, db, service.services.mastery), name="readloom-schedule"
+    )

@@ -34,6 +34,13 @@ def check_skill(service: Readloom, skill: str) -> None:
     service.services.skills.get(skill)
 
 
+def provenance(service: Readloom) -> dict[str, Any]:
+    """The mastery model version behind an estimate (``models`` as on every reply)."""
+    from readloom.mlops.provenance import active_models
+
+    return {"models": {"mastery": active_models(service.settings)["mastery"]}}
+
+
 async def _estimates(service: Readloom, tenant: str, student_id: str) -> dict[str, float]:
     store = service.services.mastery
     return await anyio.to_thread.run_sync(store.get, qualified(tenant, student_id))
@@ -68,7 +75,7 @@ async def recommend(
     service: Readloom, tenant: str, student_id: str, *, grade: int, hidden: set[str]
 ) -> RecommendationOut:
     """The next skill and a passage to practise it on (``hidden``: other tenants' passages)."""
-    from readloom.tools.recommender import Recommender
+    from readloom.tools.recommender import POLICY_VERSION, Recommender
 
     estimates = await _estimates(service, tenant, student_id)
     store = service.services.store
@@ -78,9 +85,15 @@ async def recommend(
 
     rec = Recommender(service.services.skills, passages)
     out = await anyio.to_thread.run_sync(
-        lambda: rec.recommend(estimates, grade, exclude_passages=hidden)
+        lambda: rec.recommend(
+            estimates, grade, exclude_passages=hidden, student_key=qualified(tenant, student_id)
+        )
     )
-    return RecommendationOut(student_id=student_id, **out.model_dump(exclude={"matched_topics"}))
+    return RecommendationOut(
+        student_id=student_id,
+        provenance=provenance(service) | {"policy": POLICY_VERSION},
+        **out.model_dump(exclude={"matched_topics"}),
+    )
 
 
 async def forget(

@@ -23,6 +23,7 @@ from readloom.api.auth import Principal
 from readloom.api.idempotency import Claim
 from readloom.api.runtime import Runtime
 from readloom.api.schemas import MessageOut, QuestionOut
+from readloom.mlops import experiments
 from readloom.service import Readloom, TurnResult, analytics, learner, outbox, xapi
 from readloom.service.learner import qualified
 from readloom.storage.models import Message, TutoringSession, utcnow
@@ -178,6 +179,10 @@ async def _learning_events(
     s: Any, sess: TutoringSession, result: TurnResult, service: Readloom
 ) -> None:
     graded = result.grade_result
+    await experiments.record_turn_outcomes(
+        s, sess.tenant_id, sess.student_id, correct=graded.correct if graded else None,
+        cost_usd=float(result.provenance.get("cost_usd") or 0.0),
+    )  # fmt: skip
     if graded is not None:
         await xapi.record(
             s, tenant=sess.tenant_id, student_id=sess.student_id, verb="answered",

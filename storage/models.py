@@ -273,8 +273,9 @@ class ServerInstance(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# The stores' tables (usage, cache, audit, alerts, vault, mastery, LTI) share this metadata.
+# Tables of other areas, in their own modules (imported here so one metadata holds all:
+# one database, one migration history).
+from readloom.storage import models_insights as _models_insights  # noqa: E402, F401
+from readloom.storage import models_mlops as _models_mlops  # noqa: E402, F401
 from readloom.storage import models_stores as _models_stores  # noqa: E402, F401
 from readloom.storage.models_catalogue import CatalogueEntry  # noqa: E402, F401 - needs Base
-# Tables of other areas, in their own modules (imported here so one metadata holds all).
-from readloom.storage import models_insights as _models_insights  # noqa: E402,F401

@@ -208,6 +208,20 @@ class MasteryStore:
             for s, c, b, a, t in rows
         ]
 
+    def responses(
+        self, since: float | None = None, until: float | None = None
+    ) -> list[tuple[str, str, int, float, float]]:
+        """Graded responses as (student, skill, correct, unix time, P(mastered) before),
+        oldest first: what refits train on and calibration monitoring checks."""
+        query = select(
+            _RESP.c.student_id, _RESP.c.skill, _RESP.c.correct, _RESP.c.at, _RESP.c.p_before
+        ).where(_RESP.c.at >= (since or 0.0))
+        if until is not None:
+            query = query.where(_RESP.c.at < until)
+        with self._db.read() as conn:
+            rows = conn.execute(query.order_by(_RESP.c.id)).all()
+        return [(u, s, int(c), float(t), float(b)) for u, s, c, t, b in rows]
+
     def delete(self, student_id: str, *, conn: Connection | None = None) -> int:
         """Forget a student entirely (records erased on request); returns rows removed.
         In the caller's transaction when ``conn`` is given."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from readloom.errors import InputError
+from readloom.mlops.data_quality import DEFAULT_MAX_BAD_SHARE, QualityReport, RowChecker
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class ResponseLog:
     users: list[str]
     skills: list[str]
     duplicates_dropped: int = 0
+    quality: QualityReport | None = None  # set by load_responses: rows checked, bad rows
 
     def __len__(self) -> int:
         return len(self.correct)
@@ -84,8 +87,11 @@ def from_records(
     )
 
 
-def load_responses(path: Path | str) -> ResponseLog:
-    """Read a response CSV; errors name the column, line and bad value (never whole rows)."""
+def load_responses(
+    path: Path | str, *, max_bad_share: float = DEFAULT_MAX_BAD_SHARE
+) -> ResponseLog:
+    """Read a response CSV, checking every row: bad rows are reported by line and reason
+    (never their values) and left out; above ``max_bad_share`` bad rows the load fails."""
     path = Path(path)
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -95,6 +101,7 @@ def load_responses(path: Path | str) -> ResponseLog:
     skills: list[str] = []
     correct: list[int] = []
     order: list[float] = []
+    checker = RowChecker(path.name, "response", max_bad_share=max_bad_share)
     with handle:
         reader = csv.reader(handle)
         header = next(reader, None)
@@ -109,33 +116,40 @@ def load_responses(path: Path | str) -> ResponseLog:
             )
         iu, isk, ic, io = (header.index(c) for c in REQUIRED_COLUMNS)
         width = max(iu, isk, ic, io)
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num
             if not row:
                 continue
             if len(row) <= width:
-                raise InputError(f"{path.name} line {line}: too few fields")
+                checker.bad(line, "too few fields")
+                continue
             value = row[ic].strip()
             if value not in _CORRECT:
-                raise InputError(
-                    f"{path.name} line {line}: 'correct' must be 0 or 1, got {value[:20]!r}"
-                )
+                checker.bad(line, "'correct' must be 0 or 1")
+                continue
             user, skill = row[iu].strip(), row[isk].strip()
             if not user or not skill:
-                empty = "user_id" if not user else "skill_name"
-                raise InputError(f"{path.name} line {line}: empty '{empty}'")
+                checker.bad(line, f"empty '{'user_id' if not user else 'skill_name'}'")
+                continue
             try:
-                order.append(float(row[io]))
+                when = float(row[io])
             except ValueError:
-                raise InputError(
-                    f"{path.name} line {line}: 'order_id' must be a number, got {row[io][:20]!r}"
-                ) from None
+                checker.bad(line, "'order_id' must be a number")
+                continue
+            if not math.isfinite(when):
+                checker.bad(line, "'order_id' must be finite")
+                continue
+            checker.good()
+            order.append(when)
             users.append(user)
             skills.append(skill)
             correct.append(_CORRECT[value])
-    result = from_records(users, skills, correct, order)
+    report = checker.finish()
+    result = replace(from_records(users, skills, correct, order), quality=report)
     log.info(
-        "responses_loaded rows=%d duplicates_dropped=%d users=%d skills=%d",
+        "responses_loaded rows=%d bad_rows=%d duplicates_dropped=%d users=%d skills=%d",
         len(result),
+        report.bad,
         result.duplicates_dropped,
         len(result.users),
         len(result.skills),

@@ -4,10 +4,16 @@ Rules a teacher can check: keep working on a skill already started; otherwise th
 earliest-taught skill the student is ready for; interests pick among equally good
 skills and passages. The passage must suit the skill (a narrator needs a story) and sit
 within a grade of the student's, preferring a match with what they like to read about.
+
+Among passages that are equally good by those rules, a student's pick is a stable hash of
+(student, passage): the same student gets the same passage on every refresh, and a class
+is spread over every suitable passage instead of all being sent to the first by id (v1
+did that: a whole class read one passage). Without a student the old order stands.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -25,6 +31,7 @@ PassageSource = Sequence[Passage] | Callable[..., Sequence[Passage]]
 """A list of passages, or a callable ``(grade=int, topics=list[str]) -> passages``."""
 
 Kind = Literal["continue", "new", "review"]
+POLICY_VERSION = "recommender@v2"  # v2: equally good passages are spread across students
 
 
 class Recommendation(BaseModel):
@@ -77,20 +84,19 @@ class Recommender:
         grade: int,
         interests: Sequence[str],
         exclude: Collection[str],
+        student_key: str | None = None,
     ) -> tuple[Passage | None, list[str]]:
         suitable = [p for p in pool if skill.suits(p.genre) and p.passage_id not in exclude]
         if not suitable:
             return None, []
 
-        def key(p: Passage) -> tuple[int, int, int, bool, str]:
+        def key(p: Passage) -> tuple[int, int, object]:
             gap = abs(p.grade - grade)
-            return (
-                0 if gap <= 1 else gap,
-                -len(_overlap(p, interests)),
-                gap,
-                p.grade > grade,
-                p.passage_id,
-            )
+            if student_key is None:
+                tie: object = (gap, p.grade > grade, p.passage_id)
+            else:
+                tie = hashlib.sha256(f"{student_key}\0{p.passage_id}".encode()).hexdigest()
+            return (0 if gap <= 1 else gap, -len(_overlap(p, interests)), tie)
 
         best = min(suitable, key=key)
         return best, _overlap(best, interests)
@@ -103,9 +109,11 @@ class Recommender:
         *,
         student_name: str | None = None,
         exclude_passages: Collection[str] = (),
+        student_key: str | None = None,
     ) -> Recommendation:
         """Pick the next skill and passage. ``student_name`` appears only in the reason:
-        pass a pseudonym when the reason may reach a model."""
+        pass a pseudonym when the reason may reach a model. ``student_key`` (a pseudonymous
+        id) spreads students over equally good passages."""
         if not 0 <= grade <= 12:
             raise InputError(f"grade must be between 0 and 12, got {grade}")
         kind: Kind = "new"
@@ -130,7 +138,9 @@ class Recommender:
         pool = self._candidates(grade, interests)
         top = [s for s in ranked if tier(s) == tier(ranked[0])]
         picks = {
-            s: self._best_passage(self.graph.get(s), pool, grade, interests, exclude_passages)
+            s: self._best_passage(
+                self.graph.get(s), pool, grade, interests, exclude_passages, student_key
+            )
             for s in top
         }
         # interests break ties between equally good skills (the cold start case)
@@ -221,8 +231,9 @@ def make_recommender_tool(recommender: Recommender, store: MasteryStore | None =
         if student_id is not None and store is not None:
             mastery = store.get(student_id)
         rec = recommender.recommend(
-            mastery or {}, grade, interests or [], exclude_passages=exclude_passages or []
-        )
+            mastery or {}, grade, interests or [], exclude_passages=exclude_passages or [],
+            student_key=student_id,
+        )  # fmt: skip
         return rec.model_dump()
 
     return StructuredTool.from_function(

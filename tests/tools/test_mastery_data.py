@@ -26,7 +26,7 @@ def test_missing_column_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", ["2", "yes", "", "-1"])
 def test_correct_must_be_zero_or_one(tmp_path: Path, value: str) -> None:
     path = _write(tmp_path, f"user_id,skill_name,correct,order_id\n1,a,1,1\n1,a,{value},2\n")
-    with pytest.raises(InputError, match=r"line 3: 'correct' must be 0 or 1"):
+    with pytest.raises(InputError, match=r"log.csv:3: 'correct' must be 0 or 1"):
         load_responses(path)
 
 

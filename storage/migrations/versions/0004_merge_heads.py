@@ -5,7 +5,7 @@ Revises: the 0003 revisions below (they touch separate tables, so their order is
 """
 
 revision = "0004"
-down_revision = ("0003_db", "0003_sec", "0003_latency", "0003_insights")
+down_revision = ("0003_db", "0003_sec", "0003_latency", "0003_insights", "0003_mlops")
 branch_labels = None
 depends_on = None
 

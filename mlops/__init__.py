@@ -1,0 +1,2 @@
+"""Operating the models: registry and provenance, refits, experiments, drift, fairness,
+and data-quality checks on imports."""
