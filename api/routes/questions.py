@@ -12,6 +12,7 @@ from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
 from readloom.api.idempotency import IdempotencyKey
 from readloom.api.schemas import QuestionJobOut, QuestionsIn, QuestionsOut
 from readloom.errors import InputError, NotFound
+from readloom.service.limits import admit_request
 from readloom.storage.models import QuestionJob, new_id
 
 router = APIRouter(prefix="/v1", tags=["questions"])
@@ -50,6 +51,7 @@ async def generate_questions(
     request_args = body.model_dump(exclude_none=True)
 
     async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
+        admit_request(rt.limiter.limiter, rt.settings, tenant=principal.tenant)  # one batch
         if body.count <= rt.config.sync_question_limit:
             res = await service.generate_questions(
                 **request_args, tenant=principal.tenant, role="teacher"
