@@ -53,9 +53,6 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is SQLite under home."
     )
-    redis_url: str | None = Field(
-        default=None, description="Redis shared by workers (breaker state); none: in-process"
-    )
 
     # --- providers ---------------------------------------------------------
     providers: Annotated[list[ProviderName], NoDecode] = ["openai", "anthropic", "offline"]
@@ -88,7 +85,29 @@ class Settings(BaseSettings):
     tenant_token_budget: int = Field(
         default=2_000_000, description="Tokens per tenant per calendar month."
     )
-    rate_limit_per_minute: int = 120
+    rate_limit_per_minute: int = Field(
+        default=1200,
+        description="HTTP requests per minute per API key (a partner's LMS key carries a "
+        "whole district's traffic; students are limited per student below)",
+    )
+    student_turns_per_minute: int = Field(
+        default=20, description="Tutoring turns per minute per student (one every 3 s)"
+    )
+    tenant_turns_per_minute: int = Field(
+        default=3000,
+        description="Tutoring turns and question requests per minute per tenant: a district "
+        "of 100 classes of 30 students, each sending a message a minute",
+    )
+    tenant_model_calls_per_minute: int = Field(
+        default=3000,
+        description="Calls to paid model providers per minute per tenant (the offline tier "
+        "and internal redrafts are not counted)",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://… shared by workers (rate limits, breaker state, caches); "
+        "without it, in-process for one worker",
+    )
     # Latency budget (see llm/router.py): a turn's model calls share it; a slow provider is
     # hedged to the next one past its usual latency; the offline tier keeps its reserve.
     turn_budget_s: float = Field(default=6.0, gt=0, description="One student turn")

@@ -155,7 +155,9 @@ def create_app(
             config=config,
             db=db,
             keys=KeyCache(db, ttl_s=config.key_cache_ttl_s),
-            limiter=RateLimiter(config.rate_limit_per_minute or settings.rate_limit_per_minute),
+            limiter=RateLimiter(
+                config.rate_limit_per_minute or settings.rate_limit_per_minute, settings=settings
+            ),
         )
         rt.outbox = OutboxWorker(db, config, url_policy(settings))
         app.state.runtime = rt

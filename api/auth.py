@@ -12,13 +12,14 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from readloom.storage.db import Database
 from readloom.storage.models import ApiKey, Tenant, utcnow
+from readloom.storage.ratelimit import Limiter
 
 Role = Literal["student", "teacher", "partner", "admin"]
 ROLES: tuple[Role, ...] = ("student", "teacher", "partner", "admin")
@@ -138,23 +139,14 @@ async def revoke_key(db: Database, *, tenant: str, key_id: str) -> bool:
 
 
 class RateLimiter:
-    """A token bucket per API key: ``per_minute`` requests, refilled continuously.
+    """Requests per minute per API key, in the shared ``Limiter`` (Redis with several
+    workers). ``take`` answers 0 when allowed, else the seconds to wait."""
 
-    In-process by design (one machine); the scale path replaces it with Redis.
-    """
+    def __init__(self, per_minute: int, limiter: Limiter | None = None, *, settings: Any = None):
+        from readloom.settings import get_settings
 
-    def __init__(self, per_minute: int):
-        self.capacity = float(max(1, per_minute))
-        self.rate = self.capacity / 60.0
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self.per_minute = per_minute
+        self.limiter = limiter or Limiter(settings or get_settings())
 
     def take(self, key_id: str) -> float:
-        """0 when allowed, else the seconds to wait before a token is available."""
-        now = time.monotonic()
-        tokens, last = self._buckets.get(key_id, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self.rate)
-        if tokens >= 1.0:
-            self._buckets[key_id] = (tokens - 1.0, now)
-            return 0.0
-        self._buckets[key_id] = (tokens, now)
-        return (1.0 - tokens) / self.rate
+        return self.limiter.hit("api_key", key_id, self.per_minute)

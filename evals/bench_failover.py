@@ -143,7 +143,7 @@ class IdentityRedactor:
 
 
 async def overhead_inprocess(home: Path, n: int) -> dict[str, Any]:
-    s = settings(home, providers=["openai"], rate_limit_per_minute=0)
+    s = settings(home, providers=["openai"])
     provider = InstantProvider()
     router = FailoverRouter([provider], s)
     ledger = UsageLedger(home / "bench_usage.sqlite")

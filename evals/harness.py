@@ -149,11 +149,9 @@ def _settings(providers: str | Sequence[str] | None, home: Path) -> object:
     from readloom.settings import Settings, configure_offline_environment
 
     configure_offline_environment()
-    # The suites send hundreds of requests a minute through one tenant: the per-tenant
-    # rate limit and monthly budget protect production, not what the evals measure.
-    kwargs: dict[str, object] = {
-        "home": home, "rate_limit_per_minute": 1_000_000, "tenant_token_budget": 10**12,
-    }  # fmt: skip
+    # Rate limits stay at their defaults (sized for a district; the offline tier is not
+    # counted). The monthly token budget protects production billing, not what evals measure.
+    kwargs: dict[str, object] = {"home": home, "tenant_token_budget": 10**12}
     if providers:
         kwargs["providers"] = providers if isinstance(providers, str) else list(providers)
     return Settings(**kwargs)  # type: ignore[arg-type]

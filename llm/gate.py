@@ -221,7 +221,8 @@ class LLMGate:
         student_id: str | None = None,
     ) -> GatedResult:
         start = time.perf_counter()
-        self.budget.admit(req.tenant)
+        if self._counted(req):
+            self.budget.admit(req.tenant)
         clean = await self._redact(req, session_id, allow_list)
         key = self._cache_key(clean)
         # Ledger and cache writes run in a thread: on SQLite the app's async writer may
@@ -291,6 +292,15 @@ class LLMGate:
                 }
 
     # --- helpers -----------------------------------------------------------------------
+    def _counted(self, req: LLMRequest) -> bool:
+        """Whether a call counts against the tenant's rate: only when it would reach a
+        paid provider, and not an internal redraft (the evaluator's revision of a turn
+        already counted)."""
+        if req.variables.get("revision"):
+            return False
+        live = [p for p in self.router.providers_for(req) if p.available()]
+        return bool(live) and live[0].name != "offline"
+
     def _cache_key(self, req: LLMRequest) -> str | None:
         if not req.cacheable or self.cache is None:
             return None

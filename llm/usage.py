@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
 
 from readloom.llm.base import Usage
 from readloom.settings import Settings
@@ -116,16 +117,21 @@ class UsageLedger:
             result = conn.execute(select(_T).where(_T.c.tenant == tenant).order_by(_T.c.id))
             return [dict(r._mapping) for r in result]
 
-    def forget_student(self, tenant: str, student_id: str) -> int:
+    def forget_student(
+        self, tenant: str, student_ids: list[str], *, conn: Connection | None = None
+    ) -> int:
         """FERPA erasure: the student's calls stay in the tenant's totals (billing) but
-        no longer name the student. Returns the rows pseudonymised."""
+        no longer name the student (``student_ids``: every form the id was recorded
+        under). In the caller's transaction when ``conn`` is given; returns rows changed."""
         stmt = (
             update(_T)
-            .where(_T.c.tenant == tenant, _T.c.student_id == student_id)
+            .where(_T.c.tenant == tenant, _T.c.student_id.in_(student_ids))
             .values(student_id=None)
         )
-        with self._db.write() as conn:
+        if conn is not None:
             return int(conn.execute(stmt).rowcount)
+        with self._db.write() as own:
+            return int(own.execute(stmt).rowcount)
 
     def close(self) -> None:
         """The pool is shared by every store of the process (``storage.stores``)."""

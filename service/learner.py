@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from readloom.api.schemas import AlertOut, RecommendationOut, SkillMastery
 from readloom.errors import NotFound
@@ -104,23 +104,89 @@ async def forget(
     *,
     role: str = "partner",
 ) -> dict[str, int]:
-    """Erase the student from the mastery store, the pseudonym vault and the audit log
-    (alerts and events of their sessions, and any row under their pseudonymous id; the
-    log keeps a ``ferpa_erasure`` event that names neither). ``role``: who asked."""
+    """FERPA: erase the student everywhere, in ONE transaction of the one database —
+    their rows (sessions, messages, graded responses, xAPI statements, idempotency
+    records, webhook deliveries, class memberships, the student), the checkpoints of
+    their sessions, mastery, vault entries, alerts and audit events (the log keeps a
+    ``ferpa_erasure`` event that names neither), and their name on usage rows (the
+    calls stay in the tenant's totals for billing). Either all of it goes or none.
+    ``role``: who asked."""
+    return await anyio.to_thread.run_sync(
+        lambda: _erase(service, tenant, student_id, session_ids, role)
+    )
+
+
+def _erase(
+    service: Readloom, tenant: str, student_id: str, session_ids: list[str], role: str
+) -> dict[str, int]:
+    from readloom.storage.stores import store_db
+
     svc = service.services
     key = qualified(tenant, student_id)
-    counts = {"mastery_rows": await anyio.to_thread.run_sync(svc.mastery.delete, key)}
-    vault = svc.guards.redactor.vault
+    counts: dict[str, int] = {"sessions": len(session_ids)}
+    with store_db(service.settings).write() as conn:
+        for model, where in _student_rows(tenant, student_id, session_ids):
+            res = conn.execute(delete(model).where(where))
+            counts[model.__tablename__] = int(res.rowcount or 0)  # type: ignore[attr-defined]
+        counts["checkpoints"] = _delete_checkpoints(conn, session_ids)
+        counts["mastery_rows"] = svc.mastery.delete(key, conn=conn)
+        vault = svc.guards.redactor.vault
+        counts["vault_entries"] = sum(vault.forget_session(s, conn=conn) for s in session_ids)
+        counts |= svc.guards.audit.erase_sessions(
+            session_ids, tenant=tenant, role=role, student_id=key, conn=conn
+        )
+        counts["usage_rows_pseudonymised"] = svc.gate.ledger.forget_student(
+            tenant, [key, student_id], conn=conn
+        )
+    return counts
 
-    def _vault() -> int:
-        return sum(vault.forget_session(sid) for sid in session_ids)
 
-    counts["vault_entries"] = await anyio.to_thread.run_sync(_vault)
-    audit = svc.guards.audit
-    erased = await anyio.to_thread.run_sync(
-        lambda: audit.erase_sessions(session_ids, tenant=tenant, role=role, student_id=key)
-    )
-    return counts | erased
+def _student_rows(tenant: str, student_id: str, session_ids: list[str]) -> list[tuple[Any, Any]]:
+    from readloom.storage.models import (
+        Classroom,
+        ClassStudent,
+        GradedResponse,
+        IdempotencyRecord,
+        Message,
+        Student,
+        WebhookDelivery,
+        XapiStatement,
+    )  # fmt: skip
+
+    return [
+        (Message, Message.session_id.in_(session_ids)),
+        (TutoringSession, TutoringSession.id.in_(session_ids)),
+        (GradedResponse, (GradedResponse.tenant_id == tenant) & (GradedResponse.student_id == student_id)),
+        (XapiStatement, (XapiStatement.tenant_id == tenant) & (XapiStatement.student_id == student_id)),
+        (IdempotencyRecord, (IdempotencyRecord.tenant_id == tenant) & (IdempotencyRecord.student_id == student_id)),
+        (WebhookDelivery, (WebhookDelivery.tenant_id == tenant) & (WebhookDelivery.student_id == student_id)),
+        (ClassStudent, (ClassStudent.student_id == student_id)
+         & ClassStudent.class_id.in_(select(Classroom.id).where(Classroom.tenant_id == tenant))),
+        (Student, (Student.tenant_id == tenant) & (Student.id == student_id)),
+    ]  # fmt: skip
+
+
+# The LangGraph savers' tables (SQLite: checkpoints, writes; Postgres: checkpoints,
+# checkpoint_blobs, checkpoint_writes), all keyed by thread_id = the session id.
+_CHECKPOINT_TABLES = ("checkpoints", "writes", "checkpoint_blobs", "checkpoint_writes")
+
+
+def _delete_checkpoints(conn: Any, session_ids: list[str]) -> int:
+    from sqlalchemy import bindparam, inspect, text
+
+    if not session_ids:
+        return 0
+    present = set(inspect(conn).get_table_names())
+    n = 0
+    for table in _CHECKPOINT_TABLES:
+        if table in present:  # fixed names: the only interpolation
+            stmt = text(f"DELETE FROM {table} WHERE thread_id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            )
+            res = conn.execute(stmt, {"ids": session_ids})
+            if table == "checkpoints":
+                n += int(res.rowcount or 0)
+    return n
 
 
 def _alert_out(alert: Any, student_id: str | None) -> AlertOut:

@@ -26,6 +26,7 @@ from readloom.api.schemas import MessageOut, QuestionOut
 from readloom.mlops import experiments
 from readloom.service import Readloom, TurnResult, analytics, learner, outbox, xapi
 from readloom.service.learner import qualified
+from readloom.service.limits import admit_turn
 from readloom.storage.models import Message, TutoringSession, utcnow
 
 _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -117,6 +118,7 @@ async def run_turn(
 ) -> tuple[MessageOut, dict[str, float]]:
     """Run and record one turn; returns the viewer's (re-identified) answer and timings
     in ms (``turn``: the tutoring service; ``record``: the durable write)."""
+    admit_turn(rt.limiter.limiter, rt.settings, tenant=sess.tenant_id, student=sess.student_id)
     t0 = time.perf_counter()
     result = await service.tutor_turn(**_turn_kwargs(sess, text))
     t1 = time.perf_counter()

@@ -15,6 +15,7 @@ from readloom.api.idempotency import IdempotencyKey
 from readloom.api.routes.passages import claim_passages
 from readloom.api.schemas import QuestionJobOut, QuestionsIn, QuestionsOut
 from readloom.errors import InputError, NotFound
+from readloom.service.limits import admit_request
 from readloom.storage.models import QuestionJob, TenantPassage, new_id
 
 router = APIRouter(prefix="/v1", tags=["questions"])
@@ -53,6 +54,7 @@ async def generate_questions(
     request_args = body.model_dump(exclude_none=True)
 
     async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
+        admit_request(rt.limiter.limiter, rt.settings, tenant=principal.tenant)  # one batch
         if body.text is not None:
             # a teacher's pasted text: owned by this tenant, private to the teacher (and
             # their classes); claimed before it is written, invisible until complete

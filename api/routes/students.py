@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from readloom.api import idempotency
 from readloom.api.auth import Principal, ensure_tenant
@@ -25,17 +25,14 @@ from readloom.api.schemas import (
 from readloom.errors import NotFound
 from readloom.service import learner, outbox, xapi
 from readloom.service.tutoring import reidentify
-from readloom.storage.checkpoints import delete_threads
 from readloom.storage.models import (
     Classroom,
     ClassStudent,
     GradedResponse,
-    IdempotencyRecord,
     Message,
     Student,
     TenantPassage,
     TutoringSession,
-    WebhookDelivery,
     XapiStatement,
     new_id,
     utcnow,
@@ -281,34 +278,15 @@ async def export_student(
 async def delete_student(
     student_id: str, principal: Integrator, rt: RuntimeDep, service: ServiceDep
 ) -> dict[str, Any]:
-    """FERPA: delete every record of the student — rows, pseudonym vault entries, mastery,
-    the checkpoints of their sessions, and their alerts and audit events (the audit log
-    keeps only a ``ferpa_erasure`` event, with no id of the student)."""
+    """FERPA: delete every record of the student in one transaction — rows, pseudonym
+    vault entries, mastery, the checkpoints of their sessions, their alerts and audit
+    events (the audit log keeps only a ``ferpa_erasure`` event, with no id of the
+    student), and their id on usage rows (see ``service.learner.forget``)."""
     tenant = principal.tenant
     session_ids = await _session_ids(rt, tenant, student_id)
     async with rt.db.reader() as s:
         known = await s.get(Student, (tenant, student_id)) is not None
     if not known and not session_ids:
         raise NotFound(f"no student {student_id!r}")
-    counts: dict[str, int] = {"sessions": len(session_ids)}
-    # Outside stores first: if one fails, the rows still point at what is left to delete.
-    if rt.checkpointer is not None:
-        await delete_threads(rt.checkpointer, session_ids)
-    counts.update(
-        await learner.forget(service, tenant, student_id, session_ids, role=principal.role)
-    )
-    async with rt.db.writer() as s:
-        for model, where in (
-            (Message, Message.session_id.in_(session_ids)),
-            (TutoringSession, TutoringSession.id.in_(session_ids)),
-            (GradedResponse, (GradedResponse.tenant_id == tenant) & (GradedResponse.student_id == student_id)),
-            (XapiStatement, (XapiStatement.tenant_id == tenant) & (XapiStatement.student_id == student_id)),
-            (IdempotencyRecord, (IdempotencyRecord.tenant_id == tenant) & (IdempotencyRecord.student_id == student_id)),
-            (WebhookDelivery, (WebhookDelivery.tenant_id == tenant) & (WebhookDelivery.student_id == student_id)),
-            (ClassStudent, (ClassStudent.student_id == student_id)
-             & ClassStudent.class_id.in_(select(Classroom.id).where(Classroom.tenant_id == tenant))),
-            (Student, (Student.tenant_id == tenant) & (Student.id == student_id)),
-        ):  # fmt: skip
-            res = await s.execute(delete(model).where(where))
-            counts[model.__tablename__] = int(res.rowcount or 0)  # type: ignore[attr-defined]
+    counts = await learner.forget(service, tenant, student_id, session_ids, role=principal.role)
     return {"student_id": student_id, "deleted": counts}

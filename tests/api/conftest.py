@@ -39,11 +39,12 @@ def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def services(shared_home: Path) -> Any:
-    """The tutoring service's models and stores, loaded once for the whole session."""
+def services(shared_home: Path, database_url: str | None) -> Any:
+    """The tutoring service's models and stores, loaded once per backend: its stores
+    are tables of the server's one database."""
     from readloom.service import build_services
 
-    return build_services(Settings(home=shared_home))
+    return build_services(Settings(home=shared_home, database_url=database_url))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 from apitest_support import World, assert_problem
 from sqlalchemy import func, select
@@ -176,11 +175,19 @@ def _audit_rows(w: World, session_id: str) -> dict[str, int]:
             w.tenant,
         ),
     }
-    db = sqlite3.connect(f"file:{w.server.settings.home / 'readloom.sqlite'}?mode=ro", uri=True)
+    from sqlalchemy import text
+
+    from readloom.storage.db import sync_engine
+
+    engine = sync_engine(w.server.settings)  # the one database, whichever backend
     try:
-        return {k: db.execute(sql, (arg,)).fetchone()[0] for k, (sql, arg) in queries.items()}
+        with engine.connect() as conn:
+            return {
+                k: conn.execute(text(sql.replace("?", ":arg")), {"arg": arg}).scalar_one()
+                for k, (sql, arg) in queries.items()
+            }
     finally:
-        db.close()
+        engine.dispose()
 
 
 def test_delete_erases_the_students_alerts_and_keeps_others(world: World) -> None:
@@ -212,3 +219,36 @@ def test_delete_erases_the_students_alerts_and_keeps_others(world: World) -> Non
     export = world.partner.get("/v1/students/s2/export").json()
     assert [a["session_id"] for a in export["alerts"]] == [sids["s2"]]
     assert _audit_rows(world, sids["s2"])["alerts"] == 1
+
+
+def _usage_rows(w: World, ids: list[str]) -> int:
+    from sqlalchemy import bindparam, text
+
+    from readloom.storage.db import sync_engine
+
+    engine = sync_engine(w.server.settings)
+    try:
+        with engine.connect() as conn:
+            stmt = text(
+                "SELECT count(*) FROM llm_usage WHERE tenant = :t AND student_id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True))
+            return conn.execute(stmt, {"t": w.tenant, "ids": ids}).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def test_delete_leaves_no_student_id_on_usage_rows(world: World) -> None:
+    """Finding: the usage ledger kept the student's rows. They stay in the tenant's
+    totals (billing) but no longer name the student, in the same transaction."""
+    sid = world.partner.post(
+        "/v1/sessions", json={"student_id": "s1", "grade": 4, "passage_id": world.passage_id}
+    ).json()["id"]
+    r = world.student.post(f"/v1/sessions/{sid}/messages", json={"text": "Who is in the story?"})
+    assert r.status_code == 200, r.text
+    ids = [f"{world.tenant}/s1", "s1"]
+    before = _usage_rows(world, ids)
+    assert before >= 1
+    r = world.partner.delete("/v1/students/s1")
+    assert r.status_code == 200, r.text
+    assert r.json()["deleted"]["usage_rows_pseudonymised"] == before
+    assert _usage_rows(world, ids) == 0

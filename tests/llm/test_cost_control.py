@@ -95,21 +95,16 @@ def test_budget_refuses_politely_once_spent(settings_for, tmp_path):
     assert limits.remaining("district-a") == 0
 
 
-def test_rate_limit_is_a_token_bucket_per_tenant(settings_for, tmp_path):
-    clock = Clock(0.0)
+def test_rate_limit_is_a_moving_window_per_tenant(settings_for, tmp_path):
     limits = TenantLimits(
-        settings_for(rate_limit_per_minute=3), UsageLedger(tmp_path / "u.sqlite"), clock=clock
+        settings_for(tenant_model_calls_per_minute=3), UsageLedger(tmp_path / "u.sqlite")
     )
     for _ in range(3):
         limits.admit("district-a")
     with pytest.raises(RateLimited) as info:
         limits.admit("district-a")
-    assert info.value.retry_after == pytest.approx(20.0)  # one request per 20 s refills
+    assert 0 < info.value.retry_after <= 60  # the oldest call leaves the window by then
     limits.admit("district-b")
-    clock.now += 20
-    limits.admit("district-a")
-    with pytest.raises(RateLimited):
-        limits.admit("district-a")
 
 
 def _req(**kw) -> LLMRequest:

@@ -209,7 +209,7 @@ async def test_budget_refusal_stops_calls_before_the_provider(settings_for):
 
 async def test_rate_limit_refusal(settings_for):
     with fake_openai_server() as oai:
-        gate = gate_for(settings_for(openai=oai, rate_limit_per_minute=2))
+        gate = gate_for(settings_for(openai=oai, tenant_model_calls_per_minute=2))
         for _ in range(2):
             await gate.generate(tutor_request(), session_id="s", allow_list=ALLOW)
         with pytest.raises(RateLimited) as info:
