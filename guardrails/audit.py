@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Literal
 
 from readloom.guardrails.base import Severity
-from readloom.guardrails.vault import load_or_create_key, pseudonymous_id
+from readloom.guardrails.keys import load_key
+from readloom.guardrails.vault import pseudonymous_id
 from readloom.settings import Settings
 
 AUDIT_FILE = "audit.sqlite"
@@ -169,7 +170,7 @@ class AuditLog:
         review_below: float = 0.6,
     ):
         home = settings.ensure_home()
-        self._key = load_or_create_key(home)
+        self._key = load_key(settings)
         self.path = path or home / AUDIT_FILE
         self.alert_window = timedelta(seconds=alert_window_s)
         self.review_below = review_below

@@ -1,7 +1,8 @@
 """The per-session pseudonym vault: ``<PERSON_1>`` <-> "Maria", kept outside the graph state.
 
-Values are encrypted at rest (Fernet; the key file lives under ``settings.home`` with 0600
-permissions). Lookups use a keyed HMAC of the normalised value, so the same person gets the
+Values are encrypted at rest (Fernet; the key comes from ``READLOOM_VAULT_KEY``,
+``READLOOM_VAULT_KEY_FILE`` or, by default, a 0600 file under ``settings.home``: see
+``guardrails/keys.py``). Lookups use a keyed HMAC of the normalised value, so the same person gets the
 same pseudonym in every turn of a session without storing anything searchable in clear.
 One SQLite file, safe to share between threads (and processes: allocation is transactional).
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from readloom.guardrails.keys import load_key  # noqa: E402 - after Settings: keys imports it
 from readloom.settings import Settings
 
 KEY_FILE = "vault.key"
@@ -102,7 +104,7 @@ class Vault:
 
     def __init__(self, settings: Settings, *, path: Path | None = None):
         home = settings.ensure_home()
-        self._key = load_or_create_key(home)
+        self._key = load_key(settings)
         self._fernet = Fernet(self._key)
         self._mac_key = hmac.new(self._key, b"readloom-vault-lookup", hashlib.sha256).digest()
         self.path = path or home / VAULT_FILE
