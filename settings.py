@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is SQLite under home."
     )
+    vault_key: SecretStr | None = Field(
+        default=None, description="The vault's Fernet key (READLOOM_VAULT_KEY); wins over a file."
+    )
+    vault_key_file: Path | None = Field(
+        default=None,
+        description="A secret file holding the vault key (e.g. a mounted secret); default: "
+        "vault.key under home, created on first use.",
+    )
 
     # --- providers ---------------------------------------------------------
     providers: Annotated[list[ProviderName], NoDecode] = ["openai", "anthropic", "offline"]
@@ -202,8 +210,11 @@ class Settings(BaseSettings):
         return self.home / "checkpoints.sqlite"
 
     def ensure_home(self) -> Path:
-        self.home.mkdir(parents=True, exist_ok=True)
-        return self.home
+        """The home folder, private to this user: folders 0700, files 0600 (see
+        ``storage.at_rest``)."""
+        from readloom.storage.at_rest import secure_home
+
+        return secure_home(self.home)
 
 
 @lru_cache(maxsize=1)

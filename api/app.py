@@ -22,7 +22,7 @@ from readloom import __version__
 from readloom.api import problems
 from readloom.api.auth import KeyCache, RateLimiter
 from readloom.api.config import ApiConfig
-from readloom.api.limits import BodySizeLimit
+from readloom.api.limits import BodySizeLimit, NoNulBytes
 from readloom.api.routes import (
     alerts,
     classes,
@@ -193,6 +193,7 @@ def create_app(
         default=config.max_body_bytes,
         overrides={"/v1/passages": config.max_ingest_bytes},
     )
+    app.add_middleware(NoNulBytes)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -98,3 +98,39 @@ async def _reject(send: Send, limit: int, path: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": raw})
+
+
+class NoNulBytes:
+    """Refuses (400) a NUL byte anywhere in the path or query: no column may hold one
+    (Postgres refuses it), and no identifier needs one. Bodies are checked by the schemas."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope.get("path", "")
+            query = scope.get("query_string", b"")
+            if "\x00" in path or b"%00" in query or b"\x00" in query:
+                body = json.dumps(
+                    {
+                        "type": TYPE_BASE + "invalid_input",
+                        "title": "Bad Request",
+                        "status": 400,
+                        "detail": "NUL bytes are not allowed in the path or query",
+                        "code": "invalid_input",
+                    }
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 400,
+                        "headers": [
+                            (b"content-type", PROBLEM_JSON.encode()),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

@@ -14,6 +14,7 @@ from pydantic import (
     HttpUrl,
     StringConstraints,
     UrlConstraints,
+    model_validator,
 )
 
 from readloom.retrieval.models import Genre
@@ -46,8 +47,36 @@ def _fits(limit: int) -> Any:
     return check
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain text, not only whitespace")
+    return value
+
+
+def _nul_free(value: Any, where: str = "body") -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where}: NUL bytes are not allowed")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _nul_free(k, where)
+            _nul_free(v, f"{where}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _nul_free(v, f"{where}.{i}")
+
+
 class In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every request body: unknown fields refused, strict types (``true`` is not a grade,
+    ``"5"`` is not a count), and no NUL byte in any string."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        _nul_free(data)
+        return data
 
 
 class Problem(BaseModel):
@@ -192,9 +221,12 @@ class HistoryOut(BaseModel):
 
 class QuestionsIn(In):
     passage_id: Identifier | None = None
-    text: Annotated[str, StringConstraints(min_length=1, max_length=20_000)] | None = Field(
-        None, description="Passage text to generate from (instead of a passage_id)"
-    )
+    text: (
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=20_000), AfterValidator(_not_blank)
+        ]
+        | None
+    ) = Field(None, description="Passage text to generate from (instead of a passage_id)")
     title: Annotated[str, StringConstraints(max_length=200)] | None = None
     count: int = Field(5, ge=1, le=50)
     grade: GradeLevel | None = None
@@ -222,8 +254,12 @@ class QuestionJobOut(BaseModel):
 
 class PassageBody(In):
     passage_id: Identifier
-    title: Annotated[str, StringConstraints(min_length=1, max_length=300)]
-    text: Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+    title: Annotated[
+        str, StringConstraints(min_length=1, max_length=300), AfterValidator(_not_blank)
+    ]
+    text: Annotated[
+        str, StringConstraints(min_length=1, max_length=200_000), AfterValidator(_not_blank)
+    ]
     grade: GradeLevel
     genre: Genre = "fiction"
     topics: list[Annotated[str, StringConstraints(max_length=100)]] = Field(
@@ -311,7 +347,7 @@ class GradedResponseIn(In):
     correct: bool
     score: float | None = Field(None, ge=0, le=1)
     item_id: Identifier | None = None
-    occurred_at: datetime | None = None
+    occurred_at: datetime | None = Field(None, strict=False)  # an ISO 8601 string in JSON
 
 
 class GradedResponseOut(BaseModel):

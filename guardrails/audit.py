@@ -26,7 +26,8 @@ from sqlalchemy import case, delete, insert, select, union, update
 from sqlalchemy.engine import Connection
 
 from readloom.guardrails.base import Severity
-from readloom.guardrails.vault import load_or_create_key, pseudonymous_id
+from readloom.guardrails.keys import load_key
+from readloom.guardrails.vault import pseudonymous_id
 from readloom.settings import Settings
 from readloom.storage.models_stores import AlertRow, AuditErasureGrant, AuditEventRow
 from readloom.storage.stores import store_db
@@ -105,8 +106,8 @@ class AuditLog:
         alert_window_s: float = 15 * 60,
         review_below: float = 0.6,
     ):
-        home = settings.ensure_home()
-        self._key = load_or_create_key(home)
+        settings.ensure_home()
+        self._key = load_key(settings)
         self._db = store_db(path if path is not None else settings)
         self.path = self._db.path
         self.alert_window = timedelta(seconds=alert_window_s)

@@ -183,7 +183,8 @@ SENTENCE = re.compile(r"[^.!?\n]+[.!?]*|\n")
 SPEECH_VERB = (
     r"(?:said|says|say|asked|asks|cried|shouted|yelled|whispered|replied|called|roared|muttered"
     r"|answered|exclaimed|added|laughed|growled|told|warned|snapped|sang|begged|insisted|grumbled"
-    r"|explained|declared|sighed|screamed|murmured|continued|ordered|commanded)"
+    r"|explained|declared|sighed|screamed|murmured|continued|ordered|commanded"
+    r"|dit|demanda|cria|répondit|murmura|dijo|gritó|preguntó|respondió|disse|gritou|sagte|rief)"
 )
 QUOTED = re.compile(r"[\"“„«]([^\"“”„«»\n]{1,600})[\"”“»]")
 TAG_AFTER = re.compile(rf"^\s*,?\s*(?:[^\W\d_]+\s+){{0,4}}?{SPEECH_VERB}\b", I)

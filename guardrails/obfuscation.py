@@ -45,11 +45,14 @@ def _skeleton_map() -> dict[int, str]:
     for char, homoglyphs in confusables_data.items():
         if len(char) != 1 or char.isascii():
             continue
-        for h in homoglyphs:
-            c = h.get("c", "")
-            if len(c) == 1 and c.isascii() and c.isalnum():
-                table[ord(char)] = c
-                break
+        found = [
+            c for h in homoglyphs if len(c := h.get("c", "")) == 1 and c.isascii() and c.isalnum()
+        ]
+        # a capital imitates a capital: Cyrillic І is "I", not the lowercase "l"
+        same_case = [c for c in found if c.isalpha() and c.isupper() == char.isupper()]
+        if found:
+            pick = (same_case or found)[0]
+            table[ord(char)] = "I" if pick == "l" and char.isupper() else pick
     return table
 
 

@@ -24,8 +24,12 @@ MODES_BY_ROLE: dict[str, frozenset[str]] = {
     "admin": frozenset({"tutor", "questions"}),
 }
 # Who sees real values put back in place of <PERSON_1>: the student (their own session) and
-# their teacher. Partners and admins see pseudonyms.
+# their teacher, in every reply, history and question. Partners and admins see pseudonyms
+# everywhere (an LMS and an operator need no child's name to do their job) with one
+# exception: the FERPA export (``GET /v1/students/{id}/export``, partner/admin only), which is
+# the family's copy of what readloom holds and so carries the real values.
 REIDENTIFY_ROLES: frozenset[str] = frozenset({"student", "teacher"})
+EXPORT_ROLES: frozenset[str] = frozenset({"partner", "admin"})
 
 GUARD_FAILED_REPLY = (
     "Sorry, I couldn't safely check your message just now, so I can't answer it. "
@@ -33,7 +37,10 @@ GUARD_FAILED_REPLY = (
 )
 
 
-def can_reidentify(role: Role | str) -> bool:
+def can_reidentify(role: Role | str, *, purpose: str = "view") -> bool:
+    """``purpose="ferpa_export"`` for the export; everything else is a view."""
+    if purpose == "ferpa_export":
+        return role in EXPORT_ROLES
     return role in REIDENTIFY_ROLES
 
 

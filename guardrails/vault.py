@@ -1,7 +1,8 @@
 """The per-session pseudonym vault: ``<PERSON_1>`` <-> "Maria", kept outside the graph state.
 
-Values are encrypted at rest (Fernet; the key file lives under ``settings.home`` with 0600
-permissions). Lookups use a keyed HMAC of the normalised value, so the same person gets the
+Values are encrypted at rest (Fernet; the key comes from ``READLOOM_VAULT_KEY``,
+``READLOOM_VAULT_KEY_FILE`` or, by default, a 0600 file under ``settings.home``: see
+``guardrails/keys.py``). Lookups use a keyed HMAC of the normalised value, so the same person gets the
 same pseudonym in every turn of a session without storing anything searchable in clear.
 The tables (``vault_*``) are in the one database, shared by every worker; allocation is
 transactional, and a lost race for an index is retried.
@@ -23,6 +24,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from readloom.guardrails.keys import load_key  # noqa: E402 - after Settings: keys imports it
 from readloom.settings import Settings
 
 KEY_FILE = "vault.key"
@@ -87,8 +89,8 @@ class Vault:
     def __init__(self, settings: Settings, *, path: Path | None = None):
         from readloom.storage.stores import store_db
 
-        home = settings.ensure_home()
-        self._key = load_or_create_key(home)
+        settings.ensure_home()
+        self._key = load_key(settings)
         self._fernet = Fernet(self._key)
         self._mac_key = hmac.new(self._key, b"readloom-vault-lookup", hashlib.sha256).digest()
         self._db = store_db(path if path is not None else settings)

@@ -42,7 +42,21 @@ _RESERVED = frozenset(
 _HANDLER_FLAG = "_readloom_json_handler"
 # Libraries that log whole payloads below these levels (aiosqlite logs every statement
 # with its parameters, checkpoints included, at DEBUG; SQLAlchemy logs SQL at INFO).
-PAYLOAD_LOGGERS = {"aiosqlite": logging.INFO, "httpcore": logging.INFO, "sqlalchemy.engine": logging.WARNING}  # fmt: skip
+# Loggers that print payloads (SQL parameters, request bodies, streamed chunks) below a level:
+# held at that floor, and their lower records dropped by the handler whatever level is set.
+PAYLOAD_LOGGERS = {
+    "aiosqlite": logging.INFO, "httpcore": logging.INFO, "sqlalchemy.engine": logging.WARNING,
+    "sse_starlette": logging.INFO, "openai": logging.INFO, "anthropic": logging.INFO,
+    "httpx": logging.INFO, "multipart": logging.INFO, "python_multipart": logging.INFO,
+    "chromadb": logging.INFO, "langgraph": logging.INFO, "presidio-analyzer": logging.INFO,
+}  # fmt: skip
+
+
+def _below_floor(record: logging.LogRecord) -> bool:
+    for name, floor in PAYLOAD_LOGGERS.items():
+        if record.name == name or record.name.startswith(name + "."):
+            return record.levelno < floor
+    return False
 
 
 def looks_like_free_text(value: object) -> bool:
@@ -69,6 +83,8 @@ class FreeTextFilter(logging.Filter):
     """Withholds free-text message arguments and records trace and turn context."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if _below_floor(record):
+            return False  # e.g. sse_starlette at DEBUG prints every streamed chunk
         withheld = 0
         args = record.args
         if isinstance(args, tuple) and args:

@@ -280,7 +280,8 @@ class PassageStore:
         if plan.chunks:
             means = np.stack([vecs[owner == c.index].mean(axis=0) for c in plan.chunks])
             means /= np.linalg.norm(means, axis=1, keepdims=True)
-            self._chunks.add(
+            _add_batched(
+                self._chunks, self._batch(),
                 ids=[chunk_id(pid, c.index) for c in plan.chunks],
                 embeddings=means.tolist(),
                 documents=[c.text for c in plan.chunks],
@@ -288,18 +289,19 @@ class PassageStore:
                     {**chunk_metadata(passage, c, digest), "grade_level": estimate_grade(c.text)}
                     for c in plan.chunks
                 ],
-            )
+            )  # fmt: skip
         # A one-sentence chunk's vector is its sentence's: no separate entry.
         keep = [i for i, index in enumerate(owner) if (owner == index).sum() > 1]
         if keep:
-            self._sentences.add(
+            _add_batched(
+                self._sentences, self._batch(),
                 ids=[f"{chunk_id(pid, owner[i])}.{i}" for i in keep],
                 embeddings=vecs[keep].tolist(),
                 metadatas=[
                     sentence_metadata(passage, chunk_id(pid, owner[i]), *plan.sentences[i][1:])
                     for i in keep
                 ],
-            )
+            )  # fmt: skip
         meta = record_metadata(passage, digest, len(plan.chunks))
         meta["grade_level"] = estimate_grade(passage.text)
         self._records.upsert(
@@ -308,6 +310,13 @@ class PassageStore:
             documents=[passage.text],
             metadatas=[meta],
         )
+
+    def _batch(self) -> int:
+        """Chroma refuses an add larger than its max batch (5,461 on the embedded client)."""
+        try:
+            return max(1, int(self._client.get_max_batch_size()))
+        except Exception:  # noqa: BLE001 - an older or remote client: a safe size
+            return 1000
 
     # --- reading --------------------------------------------------------------------
 
@@ -545,3 +554,10 @@ def _entry_of(passage: Passage, digest: str) -> Entry:
 
 def _entry(record: PassageRecord) -> Entry:
     return _entry_of(record.passage, record.content_hash)
+
+
+def _add_batched(collection: Any, size: int, **columns: list[Any]) -> None:
+    """``collection.add`` in slices the client accepts (a long passage has many sentences)."""
+    n = len(columns["ids"])
+    for i in range(0, n, size):
+        collection.add(**{k: v[i : i + size] for k, v in columns.items()})

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from readloom.agents.services import Services
 from readloom.errors import InputError, NotFound
 from readloom.graph import build_graph, checkpoint_serializer
+from readloom.guardrails.policy import can_reidentify
 from readloom.llm.deadline import turn_budget
 from readloom.mlops.provenance import active_models
 from readloom.observability import turn_span
@@ -160,13 +161,15 @@ class Readloom:
         last = state.get("history", [])[-2:]
         return TurnResult(
             session_id=session_id,
-            reply=self._reidentify(state.get("reply", ""), session_id),
+            reply=self._reidentify(state.get("reply", ""), session_id, role),
             blocked=bool(state.get("blocked")),
             block_reason=state.get("block_reason"),
             move=(state.get("draft").move if state.get("draft") else "safety"),
             intervention=state.get("intervention"),
             grade_result=state.get("grade_result"),
-            current_question=self._reidentify_question(state.get("current_question"), session_id),
+            current_question=self._reidentify_question(
+                state.get("current_question"), session_id, role
+            ),
             provider=provenance.get("provider", "offline"),
             model=provenance.get("model", ""),
             provenance=provenance,
@@ -193,7 +196,11 @@ class Readloom:
         turns: list[Turn] = state.values.get("history", [])
         if not reidentify:
             return list(turns)
-        return [t.model_copy(update={"text": self._reidentify(t.text, session_id)}) for t in turns]
+        # the local CLI: its user is the student (or their teacher) at the keyboard
+        return [
+            t.model_copy(update={"text": self._reidentify(t.text, session_id, "student")})
+            for t in turns
+        ]
 
     # --- teachers -------------------------------------------------------------------
 
@@ -269,7 +276,9 @@ class Readloom:
             raise InputError(
                 f"request refused by guardrails ({state.get('block_reason')})", status=403
             )
-        questions = [self._reidentify_question(q, session_id) for q in state.get("questions", [])]
+        questions = [
+            self._reidentify_question(q, session_id, role) for q in state.get("questions", [])
+        ]
         return QuestionsResult(
             passage_id=passage_id,
             questions=[q for q in questions if q],
@@ -313,11 +322,19 @@ class Readloom:
             return False
         return True
 
-    def _reidentify(self, text: str, session_id: str) -> str:
+    def _reidentify(self, text: str, session_id: str, role: str) -> str:
+        """Real values back only for the roles ``guardrails.policy`` names; others keep
+        the pseudonyms."""
+        if not can_reidentify(role):
+            return text
         return self.services.guards.redactor.reidentify(text, session_id=session_id)
 
-    def _reidentify_question(self, q: Question | None, session_id: str) -> Question | None:
+    def _reidentify_question(
+        self, q: Question | None, session_id: str, role: str
+    ) -> Question | None:
         if q is None:
             return None
         fields = ("question", "answer", "evidence")
-        return q.model_copy(update={f: self._reidentify(getattr(q, f), session_id) for f in fields})
+        return q.model_copy(
+            update={f: self._reidentify(getattr(q, f), session_id, role) for f in fields}
+        )

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from readloom.errors import InputError, NotFound
-from readloom.guardrails.vault import load_or_create_key
+from readloom.guardrails.keys import load_key
 from readloom.service import insight_figures, insight_rows
 from readloom.settings import Settings
 from readloom.storage.models import GradedResponse, Message, TutoringSession, new_id, utcnow
@@ -50,9 +50,7 @@ class FamilySummary(BaseModel):
 
 
 def _key(settings: Settings) -> bytes:
-    return hmac.new(
-        load_or_create_key(settings.ensure_home()), b"family-link", hashlib.sha256
-    ).digest()
+    return hmac.new(load_key(settings), b"family-link", hashlib.sha256).digest()
 
 
 def sign(settings: Settings, link_id: str, expires: datetime) -> str:

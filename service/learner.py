@@ -227,9 +227,11 @@ async def alerts(
 
 async def acknowledge(rt: Any, service: Readloom, scope: Any, alert_id: str) -> AlertOut:
     audit = service.services.guards.audit
+    if not (alert_id.isascii() and alert_id.isdigit() and int(alert_id) < 2**63):
+        raise NotFound(f"no alert {alert_id[:40]!r}")  # an id no 64-bit column can hold
     try:
         alert = await anyio.to_thread.run_sync(audit.get_alert, int(alert_id))
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OverflowError):
         raise NotFound(f"no alert {alert_id!r}") from None
     owners = await _owners(rt, scope, [alert.session]) if alert.tenant == scope.tenant else {}
     if alert.session not in owners:

@@ -23,6 +23,7 @@ from readloom.api.auth import Principal
 from readloom.api.idempotency import Claim
 from readloom.api.runtime import Runtime
 from readloom.api.schemas import MessageOut, QuestionOut
+from readloom.guardrails.policy import can_reidentify
 from readloom.mlops import experiments
 from readloom.service import Readloom, TurnResult, analytics, learner, outbox, xapi
 from readloom.service.learner import qualified
@@ -41,24 +42,27 @@ def session_lock(session_id: str) -> asyncio.Lock:
     return lock
 
 
-async def reidentify(service: Readloom, text: str, session_id: str) -> str:
-    if not text:
+async def reidentify(
+    service: Readloom, text: str, session_id: str, *, role: str, purpose: str = "view"
+) -> str:
+    """Real values back for the roles ``guardrails.policy`` allows; pseudonyms for others."""
+    if not text or not can_reidentify(role, purpose=purpose):
         return text
     redactor = service.services.guards.redactor
     return await anyio.to_thread.run_sync(lambda: redactor.reidentify(text, session_id=session_id))
 
 
-async def reidentify_body(service: Readloom, body: dict[str, Any]) -> dict[str, Any]:
+async def reidentify_body(service: Readloom, body: dict[str, Any], *, role: str) -> dict[str, Any]:
     """A stored (redacted) MessageOut body, re-identified for the viewer."""
     sid = body["session_id"]
     out = dict(body)
-    out["reply"] = await reidentify(service, body.get("reply", ""), sid)
+    out["reply"] = await reidentify(service, body.get("reply", ""), sid, role=role)
     q = body.get("current_question")
     if q:
         out["current_question"] = {
             **q,
             **{
-                f: await reidentify(service, q.get(f, ""), sid)
+                f: await reidentify(service, q.get(f, ""), sid, role=role)
                 for f in ("question", "answer", "evidence")
             },
         }

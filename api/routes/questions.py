@@ -79,7 +79,7 @@ async def generate_questions(
             request_args["passage_id"] = passage.passage_id
         if body.count <= rt.config.sync_question_limit:
             res = await service.generate_questions(
-                **request_args, tenant=principal.tenant, role="teacher"
+                **request_args, tenant=principal.tenant, role=principal.role
             )
             out = QuestionsOut.model_validate(res.model_dump(mode="json")).model_dump(mode="json")
             async with rt.db.writer() as s:

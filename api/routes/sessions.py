@@ -162,7 +162,9 @@ async def post_message(
     )  # fmt: skip
     streaming = SSE in (accept or "")
     if isinstance(claim, Replay):
-        replayed = for_viewer(await reidentify_body(service, claim.body), principal.role)
+        replayed = for_viewer(
+            await reidentify_body(service, claim.body, role=principal.role), principal.role
+        )
         if streaming:
             return EventSourceResponse(replay_events(replayed), headers=idempotency.REPLAY_HEADERS)
         return JSONResponse(replayed, headers=idempotency.REPLAY_HEADERS)
@@ -198,8 +200,8 @@ async def get_history(
     items = [
         HistoryItem(
             seq=r.seq,
-            text=await reidentify(service, r.text, session_id),
-            reply=await reidentify(service, r.reply, session_id),
+            text=await reidentify(service, r.text, session_id, role=scope.principal.role),
+            reply=await reidentify(service, r.reply, session_id, role=scope.principal.role),
             move=(r.meta or {}).get("move"),
             blocked=bool((r.meta or {}).get("blocked")),
             created_at=r.created_at,

@@ -250,8 +250,12 @@ async def export_student(
                 "messages": [
                     {
                         "seq": m.seq, "created_at": m.created_at.isoformat(),
-                        "text": await reidentify(service, m.text, x.id),
-                        "reply": await reidentify(service, m.reply, x.id),
+                        "text": await reidentify(
+                            service, m.text, x.id, role=principal.role, purpose="ferpa_export"
+                        ),
+                        "reply": await reidentify(
+                            service, m.reply, x.id, role=principal.role, purpose="ferpa_export"
+                        ),
                         "move": (m.meta or {}).get("move"),
                     }
                     for m in messages[x.id]
