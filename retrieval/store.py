@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,6 +80,16 @@ RECORD_TTL_S = 30.0  # how long a read passage record is reused
 RECORDS_HELD = 512
 CHUNKS_RECHECK_S = 1.0
 VECTORS_HELD = 64  # passages whose vectors are kept in memory (a few kB each)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A passage ready to write: its chunk plan, sentence vectors and grade estimates."""
+
+    plan: chunking.Plan
+    vecs: np.ndarray
+    chunk_grades: list[float]
+    grade: float
 
 
 class PassageStore:
@@ -181,24 +192,25 @@ class PassageStore:
             seen.add(passage.passage_id)
         start = time.perf_counter()
         report = IngestReport()
-        with self._lock:
-            stored = self._stored_hashes([p.passage_id for p in passages])
-            todo: list[tuple[Passage, str, bool]] = []
-            for passage in passages:
-                digest = content_hash(passage)
-                old = stored.get(passage.passage_id)
-                if old == digest:
-                    report.skipped.append(passage.passage_id)
-                    continue
-                reason = self._refusal(passage)
-                if reason:
-                    report.refused[passage.passage_id] = reason
-                else:
-                    todo.append((passage, digest, old is not None))
-            if strict and report.refused:
-                pid, reason = next(iter(report.refused.items()))
-                raise GuardrailDenied(f"passage {pid!r} was refused at ingest ({reason})")
-            self._write(todo, progress=progress)
+        # The slow parts (guard, chunking, embedding, readability) run outside the lock,
+        # so searches for other students' turns go on meanwhile; only the writes take it.
+        stored = self._stored_hashes([p.passage_id for p in passages])
+        todo: list[tuple[Passage, str, bool]] = []
+        for passage in passages:
+            digest = content_hash(passage)
+            old = stored.get(passage.passage_id)
+            if old == digest:
+                report.skipped.append(passage.passage_id)
+                continue
+            reason = self._refusal(passage)
+            if reason:
+                report.refused[passage.passage_id] = reason
+            else:
+                todo.append((passage, digest, old is not None))
+        if strict and report.refused:
+            pid, reason = next(iter(report.refused.items()))
+            raise GuardrailDenied(f"passage {pid!r} was refused at ingest ({reason})")
+        self._write(todo, progress=progress)
         for passage, _, existed in todo:
             (report.updated if existed else report.added).append(passage.passage_id)
         report.passage_ids = [p.passage_id for p in passages if p.passage_id not in report.refused]
@@ -236,33 +248,49 @@ class PassageStore:
             return
         from tqdm import tqdm
 
-        from readloom.retrieval.embeddings import embed
-
-        self._invalidate()
         bar = tqdm(total=len(todo), unit="passage", desc="ingest", disable=not progress)
         try:
             for g in range(0, len(todo), _WRITE_GROUP):
                 group = todo[g : g + _WRITE_GROUP]
-                plans = [chunking.plan(passage.text) for passage, _, _ in group]
-                vectors = iter(embed([text for plan in plans for text in plan.texts()]))
-                for (passage, digest, _), plan in zip(group, plans, strict=True):
-                    vecs = np.stack([next(vectors) for _ in plan.sentences])
-                    self._replace(passage, digest, plan, vecs)
-                    bar.update(1)
-                if self.catalogue is not None:
-                    self.catalogue.upsert(
-                        _entry_of(passage, digest) for passage, digest, _ in group
-                    )
+                prepared = self._prepare([passage for passage, _, _ in group])
+                with self._lock:
+                    try:
+                        for (passage, digest, _), ready in zip(group, prepared, strict=True):
+                            self._replace(passage, digest, ready)
+                            bar.update(1)
+                        if self.catalogue is not None:
+                            self.catalogue.upsert(
+                                _entry_of(passage, digest) for passage, digest, _ in group
+                            )
+                    finally:
+                        self._invalidate()
         finally:
             bar.close()
-            self._invalidate()
 
-    def _replace(
-        self, passage: Passage, digest: str, plan: chunking.Plan, vecs: np.ndarray
-    ) -> None:
-        """Swap a passage's chunks and sentence vectors, then (last) its record."""
+    @staticmethod
+    def _prepare(passages: list[Passage]) -> list[_Prepared]:
+        """Chunk, embed and grade passages: the CPU-heavy part of ingest, lock-free."""
+        from readloom.retrieval.embeddings import embed
         from readloom.retrieval.readability import estimate_grade
 
+        plans = [chunking.plan(passage.text) for passage in passages]
+        vectors = iter(embed([text for plan in plans for text in plan.texts()]))
+        out = []
+        for passage, plan in zip(passages, plans, strict=True):
+            vecs = np.stack([next(vectors) for _ in plan.sentences])
+            out.append(
+                _Prepared(
+                    plan,
+                    vecs,
+                    [estimate_grade(c.text) for c in plan.chunks],
+                    estimate_grade(passage.text),
+                )
+            )
+        return out
+
+    def _replace(self, passage: Passage, digest: str, ready: _Prepared) -> None:
+        """Swap a passage's chunks and sentence vectors, then (last) its record."""
+        plan, vecs = ready.plan, ready.vecs
         pid = passage.passage_id
         owner = np.array([index for index, _, _ in plan.sentences])
         # Also when new: an ingest interrupted before its record may have left chunks.
@@ -276,8 +304,8 @@ class PassageStore:
                 embeddings=means.tolist(),
                 documents=[c.text for c in plan.chunks],
                 metadatas=[
-                    {**chunk_metadata(passage, c, digest), "grade_level": estimate_grade(c.text)}
-                    for c in plan.chunks
+                    {**chunk_metadata(passage, c, digest), "grade_level": grade}
+                    for c, grade in zip(plan.chunks, ready.chunk_grades, strict=True)
                 ],
             )
         # A one-sentence chunk's vector is its sentence's: no separate entry.
@@ -292,7 +320,7 @@ class PassageStore:
                 ],
             )
         meta = record_metadata(passage, digest, len(plan.chunks))
-        meta["grade_level"] = estimate_grade(passage.text)
+        meta["grade_level"] = ready.grade
         self._records.upsert(
             ids=[pid],
             embeddings=[[0.0]],  # records are fetched by id, never searched

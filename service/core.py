@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
+import anyio
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, Field
 
@@ -210,8 +211,10 @@ class Readloom:
     ) -> QuestionsResult:
         if not 1 <= count <= 50:
             raise InputError("count must be between 1 and 50")
-        if text is not None:
-            passage_id = self.add_text_passage(text, title=title, grade=grade)
+        if text is not None:  # embedding a long text: off the event loop
+            passage_id = await anyio.to_thread.run_sync(
+                lambda: self.add_text_passage(text, title=title, grade=grade)
+            )
         if not passage_id:
             raise InputError("give a passage_id or the passage text")
         passage = self.services.store.get(passage_id)
