@@ -45,9 +45,11 @@ from readloom.retrieval.passages import load_paths
 from readloom.retrieval.search import (
     CANDIDATES,
     DENSE_WEIGHT,
+    IN_MEMORY_VECTORS,
     LEXICAL_WEIGHT,
     RRF_K,
     ChunkCache,
+    DenseIndex,
     PassageVectors,
     dense_ranking,
 )
@@ -133,6 +135,7 @@ class PassageStore:
         )
         self._lock = threading.RLock()
         self._cache: ChunkCache | None = None
+        self._dense_held: DenseIndex | None = None
         self._checked = 0.0  # when the chunk count was last compared with the cache
         # Reads held in memory (see ``record`` and ``_passage_vectors``); a write empties
         # them and bumps the generation, so a read begun before it is not held.
@@ -360,6 +363,7 @@ class PassageStore:
     def _invalidate(self) -> None:
         """After a write: drop the chunk cache and every held record."""
         self._cache = None
+        self._dense_held = None
         with self._held_lock:
             self._held.clear()
             self._vectors.clear()
@@ -384,12 +388,36 @@ class PassageStore:
     def _dense(
         self, query: str, where: dict[str, Any] | None, depth: int, passage_id: str | None
     ) -> list[tuple[str, float]]:
-        """Within one passage (no other filter) rank in memory; else ask the index."""
-        if passage_id is None or where != {"passage_id": passage_id}:
-            return dense_ranking(self._chunks, self._sentences, query, where, depth)
+        """Rank in memory (one passage's vectors, or the whole library's while it fits);
+        else ask Chroma's index. The query is embedded once (memoised across turns)."""
         from readloom.retrieval.embeddings import embed_query
 
-        return self._passage_vectors(passage_id).ranking(embed_query(query), depth)
+        if passage_id is not None and where == {"passage_id": passage_id}:
+            return self._passage_vectors(passage_id).ranking(embed_query(query), depth)
+        index = self._dense_index()
+        if index is None:
+            return dense_ranking(self._chunks, self._sentences, query, where, depth)
+        return index.ranking(embed_query(query), where, depth)
+
+    def _dense_index(self) -> DenseIndex | None:
+        """Every vector in memory, for the current chunk cache; None when too many."""
+        cache = self._chunk_cache()
+        with self._lock:
+            held = self._dense_held
+            if held is not None and held.cache is cache:
+                return held
+            if len(cache.ids) == 0 or self._sentences.count() + len(cache.ids) > IN_MEMORY_VECTORS:
+                return None
+            chunks = self._chunks.get(include=["embeddings"])
+            sents = self._sentences.get(include=["embeddings", "metadatas"])
+            self._dense_held = DenseIndex(
+                cache,
+                chunks["ids"],
+                np.asarray(chunks["embeddings"], dtype=np.float32).reshape(len(chunks["ids"]), -1),
+                [m["chunk_id"] for m in sents["metadatas"]],
+                np.asarray(sents["embeddings"], dtype=np.float32).reshape(len(sents["ids"]), -1),
+            )
+            return self._dense_held
 
     def list_records(
         self,

@@ -341,3 +341,23 @@ def test_searches_go_on_while_a_passage_is_being_ingested(
         release.set()
         worker.join(timeout=60)
     assert store.search("lighthouse lamp storm", k=1)[0].passage_id == "gull-rock-light"
+
+
+def test_the_in_memory_dense_index_ranks_like_chromas(loaded: PassageStore) -> None:
+    """Across passages the dense ranking is computed in memory; it must agree with the
+    Chroma index it replaces (exact here: the store is small), filters included."""
+    from readloom.retrieval.search import dense_ranking
+
+    for query, where in [
+        ("why did the fox go to the mill", None),
+        ("hot liquid rock under the ground", {"grade": {"$gte": 4}}),
+    ]:
+        mine = loaded._dense(query, where, 6, None)
+        chroma = dense_ranking(loaded._chunks, loaded._sentences, query, where, 6)
+        assert [cid for cid, _ in mine][:3] == [cid for cid, _ in chroma][:3]
+        theirs = dict(chroma)
+        # Exact: a chunk's best sentence is never missed (Chroma fetches only the top
+        # few sentences), so no score is below Chroma's, and the shared top ones agree.
+        assert all(score >= theirs.get(cid, -1.0) - 1e-5 for cid, score in mine)
+        assert all(abs(score - theirs[cid]) < 1e-5 for cid, score in mine[:3])
+    assert loaded._dense_held is not None  # built once, reused
