@@ -13,7 +13,16 @@ only) with the production retry/backoff/breaker settings, and prints JSON:
   request once the breaker is open. ``no_breaker`` shows the same outage with the
   breaker disabled (every request pays the retries).
 
+- ``hanging``: the primary accepts connections and never answers (issue 17), on the
+  production budget, hedging and breaker defaults: each request's latency while the
+  breaker learns (first requests) and once it is open (steady state), with a healthy
+  second provider and with none (straight to the last tier, an in-process stand-in for
+  the offline tier so only routing is timed), and a three-call tutoring turn under one
+  turn budget with both network providers hanging.
+
 Goals (issue 4): overhead <= 2 ms median; <= 50 ms added once the breaker is open.
+Goals (issue 17): no request or turn waits longer than its budget + 1 s while a provider
+hangs; <= 50 ms added once the breaker is open.
 
     .venv/bin/python evals/bench_failover.py [--calls 300]
 """
@@ -39,6 +48,7 @@ from fakes.llm_servers import FakeLLMServer, Reply, refused_base_url  # noqa: E4
 from readloom.guardrails.base import Redaction  # noqa: E402
 from readloom.llm.base import ChatMessage, LLMRequest, LLMResult, Usage  # noqa: E402
 from readloom.llm.budget import TenantLimits  # noqa: E402
+from readloom.llm.deadline import turn_budget  # noqa: E402
 from readloom.llm.gate import LLMGate  # noqa: E402
 from readloom.llm.registry import build_providers  # noqa: E402
 from readloom.llm.router import FailoverRouter  # noqa: E402
@@ -214,6 +224,77 @@ async def outage(home: Path, mode: str, n: int) -> dict[str, Any]:
     }
 
 
+# --- hanging provider --------------------------------------------------------------------
+
+
+class LocalTier(InstantProvider):
+    """Stands in for the offline tier: in-process, answers at once."""
+
+    name = "offline"
+    model = "offline-rules-v1"
+    _result = LLMResult(text=ANSWER, provider="offline", model="offline-rules-v1")
+
+
+def hang_router(s: Settings) -> FailoverRouter:
+    return FailoverRouter(build_providers(s, factories={"offline": lambda _: LocalTier()}), s)
+
+
+async def hanging(home: Path, n: int) -> dict[str, Any]:
+    with (
+        FakeLLMServer("openai", default=Reply.hang(60)) as hung,
+        FakeLLMServer("anthropic", default=Reply.ok(ANSWER, usage=(40, 12))) as ant,
+        FakeLLMServer("anthropic", default=Reply.hang(60)) as hung2,
+    ):
+        keys = {"openai_api_key": "bench", "openai_base_url": hung.base_url,
+                "anthropic_api_key": "bench", "anthropic_base_url": ant.base_url}  # fmt: skip
+        healthy_s = settings(home, providers=["anthropic"], **keys)
+        healthy = FailoverRouter(build_providers(healthy_s), healthy_s)
+        await timed(lambda: healthy.route(REQ), 10)
+        baseline = statistics.median(await timed(lambda: healthy.route(REQ), n))
+        out: dict[str, Any] = {"healthy_second_tier_ms_median": ms(baseline)}
+
+        for case, providers in (
+            ("with_second_provider", ["openai", "anthropic", "offline"]),
+            ("without_second_provider", ["openai", "offline"]),
+        ):
+            s = settings(home, providers=providers, **keys)
+            router = hang_router(s)
+            first: list[float] = []
+            answered: list[str] = []
+            while router.breakers["openai"].state == "closed" and len(first) < 10:
+                t0 = time.perf_counter()
+                routed = await router.route(REQ)
+                first.append(time.perf_counter() - t0)
+                answered.append(routed.result.provider)
+            steady = await timed(lambda r=router: r.route(REQ), n)
+            ref = baseline if "anthropic" in providers else 0.0
+            out[case] = {
+                "budget_s": s.turn_budget_s,
+                "requests_until_breaker_open": len(first),
+                "first_requests_ms": [ms(x) for x in first],
+                "first_requests_answered_by": answered,
+                "steady_ms_median": ms(statistics.median(steady)),
+                "steady_added_ms_median": ms(statistics.median(steady) - ref),
+                "hung_primary_calls": len(hung.requests),
+            }
+            hung.requests.clear()
+
+        # One tutoring turn = three model calls sharing one budget; both networks hang.
+        s = settings(home, **{**keys, "anthropic_base_url": hung2.base_url})
+        router = hang_router(s)
+        t0 = time.perf_counter()
+        with turn_budget(s.turn_budget_s):
+            calls = [await router.route(REQ) for _ in range(3)]
+        turn = time.perf_counter() - t0
+        out["three_call_turn_both_hanging"] = {
+            "budget_s": s.turn_budget_s,
+            "turn_ms": ms(turn),
+            "answered_by": [c.result.provider for c in calls],
+            "fallback_reasons": [c.trace.fallback_reasons for c in calls],
+        }
+    return out
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=500)
@@ -225,13 +306,24 @@ async def main() -> None:
         down = {
             m: await outage(home, m, args.calls // 3) for m in ("connection_refused", "http_500")
         }
+        hang = await hanging(home, max(20, args.calls // 10))
+    cases = [hang["with_second_provider"], hang["without_second_provider"]]
     report = {
         "overhead": http | {"in_process": inproc},
         "outage": down,
+        "hanging": hang,
         "goals": {
             "router_overhead_ms_median<=2": http["router_overhead_ms_median"] <= 2.0,
             "breaker_open_added_ms<=50": all(
                 d["breaker_open_added_ms_median"] <= 50.0 for d in down.values()
+            ),
+            "hang_no_request_over_budget+1s": all(
+                max(c["first_requests_ms"]) <= 1000 * (c["budget_s"] + 1) for c in cases
+            ),
+            "hang_turn_within_budget+1s": hang["three_call_turn_both_hanging"]["turn_ms"]
+            <= 1000 * (hang["three_call_turn_both_hanging"]["budget_s"] + 1),
+            "hang_breaker_open_added_ms<=50": all(
+                c["steady_added_ms_median"] <= 50.0 for c in cases
             ),
         },
     }

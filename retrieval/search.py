@@ -71,6 +71,48 @@ class PassageVectors:
         return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
 
 
+class DenseIndex:
+    """Every chunk and sentence vector in memory, aligned with a ``ChunkCache``: a dense
+    ranking across passages is two matrix products and a mask, exact, in about a
+    millisecond for a school's library, where two Chroma (HNSW) queries took several.
+    Used up to ``IN_MEMORY_VECTORS`` vectors (~300 MB at 384 floats); beyond that the
+    store asks Chroma's index instead."""
+
+    def __init__(
+        self, cache: ChunkCache, chunk_ids: list[str], chunks: np.ndarray,
+        owners: list[str], sentences: np.ndarray,
+    ):  # fmt: skip
+        self.cache = cache
+        order = np.array([cache.position.get(cid, -1) for cid in chunk_ids], dtype=np.int64)
+        keep = order >= 0  # a chunk written since the cache was read is left out
+        dims = chunks.shape[1] if chunks.size else sentences.shape[1] if sentences.size else 0
+        self.chunks = np.zeros((len(cache.ids), dims), dtype=np.float32)
+        self.has_chunk = np.zeros(len(cache.ids), dtype=bool)
+        self.chunks[order[keep]] = chunks[keep]
+        self.has_chunk[order[keep]] = True
+        owner = np.array([cache.position.get(cid, -1) for cid in owners], dtype=np.int64)
+        self.sentences = sentences[owner >= 0] if sentences.size else sentences
+        self.owner = owner[owner >= 0]
+
+    def ranking(self, vector: np.ndarray, where: dict[str, Any] | None, depth: int) -> Ranking:
+        """The same scores as ``dense_ranking``: a chunk's best cosine similarity."""
+        best = np.where(self.has_chunk, self.chunks @ vector, -np.inf)
+        if self.owner.size:
+            np.maximum.at(best, self.owner, self.sentences @ vector)
+        mask = self.cache.mask(where)
+        if mask is not None:
+            best[~mask] = -np.inf
+        n = min(depth, int(np.isfinite(best).sum()))
+        if n == 0:
+            return []
+        top = np.argpartition(-best, n - 1)[:n]
+        ids = self.cache.ids
+        return sorted(((ids[i], float(best[i])) for i in top), key=lambda kv: (-kv[1], kv[0]))
+
+
+IN_MEMORY_VECTORS = 200_000
+
+
 def dense_ranking(
     chunks: Any, sentences: Any, query: str, where: dict[str, Any] | None, depth: int
 ) -> Ranking:

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,9 +46,11 @@ from readloom.retrieval.passages import load_paths
 from readloom.retrieval.search import (
     CANDIDATES,
     DENSE_WEIGHT,
+    IN_MEMORY_VECTORS,
     LEXICAL_WEIGHT,
     RRF_K,
     ChunkCache,
+    DenseIndex,
     PassageVectors,
     dense_ranking,
 )
@@ -83,6 +86,16 @@ RECORD_TTL_S = 30.0  # how long a read passage record is reused
 RECORDS_HELD = 512
 CHUNKS_RECHECK_S = 1.0
 VECTORS_HELD = 64  # passages whose vectors are kept in memory (a few kB each)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A passage ready to write: its chunk plan, sentence vectors and grade estimates."""
+
+    plan: chunking.Plan
+    vecs: np.ndarray
+    chunk_grades: list[float]
+    grade: float
 
 
 class PassageStore:
@@ -126,6 +139,7 @@ class PassageStore:
         )
         self._lock = threading.RLock()
         self._cache: ChunkCache | None = None
+        self._dense_held: DenseIndex | None = None
         self._checked = 0.0  # when the chunk count was last compared with the cache
         # Reads held in memory (see ``record`` and ``_passage_vectors``); a write empties
         # them and bumps the generation, so a read begun before it is not held.
@@ -190,24 +204,25 @@ class PassageStore:
             seen.add(passage.passage_id)
         start = time.perf_counter()
         report = IngestReport()
-        with self._lock:
-            stored = self._stored_hashes([p.passage_id for p in passages])
-            todo: list[tuple[Passage, str, bool]] = []
-            for passage in passages:
-                digest = content_hash(passage)
-                old = stored.get(passage.passage_id)
-                if old == digest:
-                    report.skipped.append(passage.passage_id)
-                    continue
-                reason = self._refusal(passage)
-                if reason:
-                    report.refused[passage.passage_id] = reason
-                else:
-                    todo.append((passage, digest, old is not None))
-            if strict and report.refused:
-                pid, reason = next(iter(report.refused.items()))
-                raise GuardrailDenied(f"passage {pid!r} was refused at ingest ({reason})")
-            self._write(todo, progress=progress)
+        # The slow parts (guard, chunking, embedding, readability) run outside the lock,
+        # so searches for other students' turns go on meanwhile; only the writes take it.
+        stored = self._stored_hashes([p.passage_id for p in passages])
+        todo: list[tuple[Passage, str, bool]] = []
+        for passage in passages:
+            digest = content_hash(passage)
+            old = stored.get(passage.passage_id)
+            if old == digest:
+                report.skipped.append(passage.passage_id)
+                continue
+            reason = self._refusal(passage)
+            if reason:
+                report.refused[passage.passage_id] = reason
+            else:
+                todo.append((passage, digest, old is not None))
+        if strict and report.refused:
+            pid, reason = next(iter(report.refused.items()))
+            raise GuardrailDenied(f"passage {pid!r} was refused at ingest ({reason})")
+        self._write(todo, progress=progress)
         for passage, _, existed in todo:
             (report.updated if existed else report.added).append(passage.passage_id)
         report.passage_ids = [p.passage_id for p in passages if p.passage_id not in report.refused]
@@ -245,33 +260,49 @@ class PassageStore:
             return
         from tqdm import tqdm
 
-        from readloom.retrieval.embeddings import embed
-
-        self._invalidate()
         bar = tqdm(total=len(todo), unit="passage", desc="ingest", disable=not progress)
         try:
             for g in range(0, len(todo), _WRITE_GROUP):
                 group = todo[g : g + _WRITE_GROUP]
-                plans = [chunking.plan(passage.text) for passage, _, _ in group]
-                vectors = iter(embed([text for plan in plans for text in plan.texts()]))
-                for (passage, digest, _), plan in zip(group, plans, strict=True):
-                    vecs = np.stack([next(vectors) for _ in plan.sentences])
-                    self._replace(passage, digest, plan, vecs)
-                    bar.update(1)
-                if self.catalogue is not None:
-                    self.catalogue.upsert(
-                        _entry_of(passage, digest) for passage, digest, _ in group
-                    )
+                prepared = self._prepare([passage for passage, _, _ in group])
+                with self._lock:
+                    try:
+                        for (passage, digest, _), ready in zip(group, prepared, strict=True):
+                            self._replace(passage, digest, ready)
+                            bar.update(1)
+                        if self.catalogue is not None:
+                            self.catalogue.upsert(
+                                _entry_of(passage, digest) for passage, digest, _ in group
+                            )
+                    finally:
+                        self._invalidate()
         finally:
             bar.close()
-            self._invalidate()
 
-    def _replace(
-        self, passage: Passage, digest: str, plan: chunking.Plan, vecs: np.ndarray
-    ) -> None:
-        """Swap a passage's chunks and sentence vectors, then (last) its record."""
+    @staticmethod
+    def _prepare(passages: list[Passage]) -> list[_Prepared]:
+        """Chunk, embed and grade passages: the CPU-heavy part of ingest, lock-free."""
+        from readloom.retrieval.embeddings import embed
         from readloom.retrieval.readability import estimate_grade
 
+        plans = [chunking.plan(passage.text) for passage in passages]
+        vectors = iter(embed([text for plan in plans for text in plan.texts()]))
+        out = []
+        for passage, plan in zip(passages, plans, strict=True):
+            vecs = np.stack([next(vectors) for _ in plan.sentences])
+            out.append(
+                _Prepared(
+                    plan,
+                    vecs,
+                    [estimate_grade(c.text) for c in plan.chunks],
+                    estimate_grade(passage.text),
+                )
+            )
+        return out
+
+    def _replace(self, passage: Passage, digest: str, ready: _Prepared) -> None:
+        """Swap a passage's chunks and sentence vectors, then (last) its record."""
+        plan, vecs = ready.plan, ready.vecs
         pid = passage.passage_id
         owner = np.array([index for index, _, _ in plan.sentences])
         # Also when new: an ingest interrupted before its record may have left chunks.
@@ -286,8 +317,8 @@ class PassageStore:
                 embeddings=means.tolist(),
                 documents=[c.text for c in plan.chunks],
                 metadatas=[
-                    {**chunk_metadata(passage, c, digest), "grade_level": estimate_grade(c.text)}
-                    for c in plan.chunks
+                    {**chunk_metadata(passage, c, digest), "grade_level": grade}
+                    for c, grade in zip(plan.chunks, ready.chunk_grades, strict=True)
                 ],
             )  # fmt: skip
         # A one-sentence chunk's vector is its sentence's: no separate entry.
@@ -303,7 +334,7 @@ class PassageStore:
                 ],
             )  # fmt: skip
         meta = record_metadata(passage, digest, len(plan.chunks))
-        meta["grade_level"] = estimate_grade(passage.text)
+        meta["grade_level"] = ready.grade
         self._records.upsert(
             ids=[pid],
             embeddings=[[0.0]],  # records are fetched by id, never searched
@@ -350,6 +381,7 @@ class PassageStore:
     def _invalidate(self) -> None:
         """After a write: drop the chunk cache and every held record."""
         self._cache = None
+        self._dense_held = None
         with self._held_lock:
             self._held.clear()
             self._vectors.clear()
@@ -374,12 +406,36 @@ class PassageStore:
     def _dense(
         self, query: str, where: dict[str, Any] | None, depth: int, passage_id: str | None
     ) -> list[tuple[str, float]]:
-        """Within one passage (no other filter) rank in memory; else ask the index."""
-        if passage_id is None or where != {"passage_id": passage_id}:
-            return dense_ranking(self._chunks, self._sentences, query, where, depth)
+        """Rank in memory (one passage's vectors, or the whole library's while it fits);
+        else ask Chroma's index. The query is embedded once (memoised across turns)."""
         from readloom.retrieval.embeddings import embed_query
 
-        return self._passage_vectors(passage_id).ranking(embed_query(query), depth)
+        if passage_id is not None and where == {"passage_id": passage_id}:
+            return self._passage_vectors(passage_id).ranking(embed_query(query), depth)
+        index = self._dense_index()
+        if index is None:
+            return dense_ranking(self._chunks, self._sentences, query, where, depth)
+        return index.ranking(embed_query(query), where, depth)
+
+    def _dense_index(self) -> DenseIndex | None:
+        """Every vector in memory, for the current chunk cache; None when too many."""
+        cache = self._chunk_cache()
+        with self._lock:
+            held = self._dense_held
+            if held is not None and held.cache is cache:
+                return held
+            if len(cache.ids) == 0 or self._sentences.count() + len(cache.ids) > IN_MEMORY_VECTORS:
+                return None
+            chunks = self._chunks.get(include=["embeddings"])
+            sents = self._sentences.get(include=["embeddings", "metadatas"])
+            self._dense_held = DenseIndex(
+                cache,
+                chunks["ids"],
+                np.asarray(chunks["embeddings"], dtype=np.float32).reshape(len(chunks["ids"]), -1),
+                [m["chunk_id"] for m in sents["metadatas"]],
+                np.asarray(sents["embeddings"], dtype=np.float32).reshape(len(sents["ids"]), -1),
+            )
+            return self._dense_held
 
     def list_records(
         self,

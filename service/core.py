@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
+import anyio
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, Field
 
@@ -228,7 +229,8 @@ class Readloom:
             passage_id = passage.passage_id
             if not keep and not self._stored(passage_id):
                 adhoc = passage_id
-            self.services.store.ingest_passages([passage])
+            # embedding a long text: off the event loop
+            await anyio.to_thread.run_sync(self.services.store.ingest_passages, [passage])
         if not passage_id:
             raise InputError("give a passage_id or the passage text")
         try:
@@ -238,7 +240,7 @@ class Readloom:
             )  # fmt: skip
         finally:
             if adhoc is not None:
-                self.services.store.delete(adhoc)
+                await anyio.to_thread.run_sync(self.services.store.delete, adhoc)
 
     async def _generate_questions(
         self,
@@ -304,14 +306,6 @@ class Readloom:
             genre="other",
             source="pasted",
         )
-
-    def add_text_passage(
-        self, text: str, *, title: str | None = None, grade: int | None = None, owner: str = ""
-    ) -> str:
-        """Store a teacher's pasted text as a passage (checked for injection at ingest)."""
-        passage = self.text_passage(text, title=title, grade=grade, owner=owner)
-        self.services.store.ingest_passages([passage])
-        return passage.passage_id
 
     # --- helpers --------------------------------------------------------------------
 

@@ -309,3 +309,55 @@ def test_a_reingested_passage_is_read_fresh(store: PassageStore, passages) -> No
     store.delete("honey-bees")
     with pytest.raises(NotFound):
         store.get("honey-bees")
+
+
+def test_searches_go_on_while_a_passage_is_being_ingested(
+    settings: Settings, passages, embedding_model
+) -> None:
+    """Ingest holds the store's lock only to write: a search during the slow part (here
+    a guard that waits) answers at once, and sees the new passage once it is written."""
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_guard(passage: Passage) -> None:
+        if passage.passage_id == "gull-rock-light":
+            entered.set()
+            release.wait(timeout=30)
+
+    store = PassageStore(settings, passage_guard=slow_guard)
+    store.ingest_passages(passages[:3])
+    worker = threading.Thread(target=store.ingest_passages, args=([passages[3]],))
+    worker.start()
+    try:
+        assert entered.wait(timeout=30)
+        hits: list = []
+        searcher = threading.Thread(target=lambda: hits.extend(store.search("frozen stream")))
+        searcher.start()
+        searcher.join(timeout=15)  # the ingest is still inside its guard
+        assert not searcher.is_alive(), "the search waited for the ingest"
+        assert hits and hits[0].passage_id == "rosa-the-fox"
+    finally:
+        release.set()
+        worker.join(timeout=60)
+    assert store.search("lighthouse lamp storm", k=1)[0].passage_id == "gull-rock-light"
+
+
+def test_the_in_memory_dense_index_ranks_like_chromas(loaded: PassageStore) -> None:
+    """Across passages the dense ranking is computed in memory; it must agree with the
+    Chroma index it replaces (exact here: the store is small), filters included."""
+    from readloom.retrieval.search import dense_ranking
+
+    for query, where in [
+        ("why did the fox go to the mill", None),
+        ("hot liquid rock under the ground", {"grade": {"$gte": 4}}),
+    ]:
+        mine = loaded._dense(query, where, 6, None)
+        chroma = dense_ranking(loaded._chunks, loaded._sentences, query, where, 6)
+        assert [cid for cid, _ in mine][:3] == [cid for cid, _ in chroma][:3]
+        theirs = dict(chroma)
+        # Exact: a chunk's best sentence is never missed (Chroma fetches only the top
+        # few sentences), so no score is below Chroma's, and the shared top ones agree.
+        assert all(score >= theirs.get(cid, -1.0) - 1e-5 for cid, score in mine)
+        assert all(abs(score - theirs[cid]) < 1e-5 for cid, score in mine[:3])
+    assert loaded._dense_held is not None  # built once, reused
