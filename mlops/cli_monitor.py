@@ -66,6 +66,9 @@ def register_monitor(main: click.Group) -> None:
         if fmt == "json":
             click.echo(json.dumps(report, indent=2))
         else:
+            if not report["features"]:
+                click.echo(f"no events in the windows ({len(ref_events)} reference, "
+                           f"{len(cur_events)} current)")  # fmt: skip
             for f in report["features"]:
                 stat = " ".join(
                     f"{k}={f[k]:.4g}" for k in ("psi", "ks_d", "reference", "current")
