@@ -127,6 +127,9 @@ class Settings(BaseSettings):
         le=0.1,
         description="A refit is promoted unless its held-out AUC is lower by more",
     )
+    monitor_interval_s: float = Field(
+        default=3600.0, ge=0.0, description="Drift gauges recomputed this often; 0 disables"
+    )
     refit_window_days: int = Field(
         default=365, ge=1, description="Responses this recent train a refit"
     )
