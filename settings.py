@@ -159,14 +159,26 @@ class Settings(BaseSettings):
     )
     refit_schedule: str = Field(
         default="02:30",
+        pattern=r"^(off|([01]?\d|2[0-3]):[0-5]\d)$",
         description="Nightly mastery refit at this UTC time (HH:MM); 'off' disables",
     )
     refit_tolerance: float = Field(
-        default=0.005, description="A refit is promoted unless its held-out AUC is lower by more"
+        default=0.005,
+        ge=0.0,
+        le=0.1,
+        description="A refit is promoted unless its held-out AUC is lower by more",
     )
-    refit_window_days: int = Field(default=365, description="Responses this recent train a refit")
+    monitor_interval_s: float = Field(
+        default=3600.0, ge=0.0, description="Drift gauges recomputed this often; 0 disables"
+    )
+    refit_window_days: int = Field(
+        default=365, ge=1, description="Responses this recent train a refit"
+    )
     import_max_bad_share: float = Field(
-        default=0.05, description="An import with a larger share of bad rows fails as a whole"
+        default=0.05,
+        ge=0.0,
+        lt=1.0,
+        description="An import with a larger share of bad rows fails as a whole",
     )
 
     # --- graph -------------------------------------------------------------

@@ -74,7 +74,7 @@ async def _load_service(rt: Runtime, stack: AsyncExitStack, services: Any) -> No
             rt.jobs.on_event = rt.outbox.nudge
         stack.push_async_callback(rt.jobs.stop)
         await rt.jobs.resume()
-        if (scheduled := start_scheduled_jobs(rt.db, service)) is not None:
+        for scheduled in start_scheduled_jobs(rt.db, service):
             stack.callback(scheduled.cancel)
         rt.ready = True
         log.info("service_ready instance=%s", rt.instance_id)

@@ -199,6 +199,9 @@ class MessageOut(BaseModel):
     current_question: QuestionOut | None = None
     provider: str | None = None
     model: str | None = None
+    provenance: dict[str, Any] = Field(
+        default_factory=dict, description="Prompt and model versions (`readloom models trace`)"
+    )
     created_at: datetime
 
 

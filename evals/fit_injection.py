@@ -173,7 +173,27 @@ def main() -> int:
         return 1
     OUT.write_text(json.dumps(spec, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {OUT} ({OUT.stat().st_size // 1024} KB, {len(spec['weights'])} features)")
+    register(runtime, val_x, val_y, spec)
     return 0
+
+
+def register(runtime: CharNgramModel, val_x, val_y, spec: dict) -> None:
+    """Record this fit in the model registry with its held-out (validation) metrics."""
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    from readloom.mlops.shipped import register_fit
+
+    scores = np.array([runtime.probability(t) for t in val_x])
+    flagged = scores >= spec["threshold"]
+    rec = register_fit(
+        "injection", OUT,
+        training={"seed": SEED, "ngrams": list(NGRAMS), "top_k": TOP_K, "C": C,
+                  "threshold": spec["threshold"], "trained_on": spec.get("trained_on")},
+        metrics={"validation_auc": round(float(roc_auc_score(val_y, scores)), 4),
+                 "validation_f1": round(float(f1_score(val_y, flagged)), 4),
+                 "n_validation": len(val_y)},
+    )  # fmt: skip
+    print(f"registered {rec.ref} (data sha256 {rec.data_sha256})")
 
 
 if __name__ == "__main__":

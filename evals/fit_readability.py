@@ -136,10 +136,27 @@ def main() -> None:
         },
     }
     args.out.write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+    register(args.out, spec, names)
     print(json.dumps({
         "out": str(args.out), "n_train": len(rows), "alpha": alpha,
         "cv_spearman": round(cv[alpha], 4), "seconds": round(time.perf_counter() - start, 1),
     }))  # fmt: skip
+
+
+def register(out: Path, spec: dict, names: list[str]) -> None:
+    """Record this fit in the model registry with its held-out TEST-split Spearman."""
+    from scipy.stats import spearmanr
+
+    from readloom.mlops.shipped import register_fit
+
+    test = [r for r in load_clear(Settings().data_path) if is_test(r["ID"])]
+    model = {k: np.array(spec[k]) if k != "intercept" else spec[k]
+             for k in ("mean", "scale", "coef", "intercept")}  # fmt: skip
+    pred = predict(model, feature_matrix([r["Excerpt"] for r in test], names))
+    rho = float(spearmanr(pred, [float(r["BT_easiness"]) for r in test]).statistic)
+    rec = register_fit("readability", out, training={"ridge_alpha": spec["ridge_alpha"],
+                       **spec["training"]}, metrics={"test_spearman": round(rho, 4), "n_test": len(test)})  # fmt: skip
+    print(json.dumps({"registered": rec.ref, "test_spearman": round(rho, 4)}))
 
 
 def textstat_version() -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -34,7 +33,6 @@ def register_monitor(main: click.Group) -> None:
         from readloom.mlops import monitor as mon
         from readloom.observability.instruments import publish_drift
         from readloom.observability.tracing import instruments
-        from readloom.storage.models import utcnow
 
         settings = get_settings()
         share = settings.import_max_bad_share
@@ -43,19 +41,17 @@ def register_monitor(main: click.Group) -> None:
         if reference is not None:
             ref_events = mon.read_events(reference, max_bad_share=share)
             cur_events = mon.read_events(current, max_bad_share=share)
+            report = mon.compare(mon.Window().extend(ref_events), mon.Window().extend(cur_events))
+            report["events"] = {"reference": len(ref_events), "current": len(cur_events)}
         else:
             from readloom.tools.mastery import MasteryStore
 
-            end = utcnow()
-            split = end - timedelta(days=days)
-            start = split - timedelta(days=reference_days)
             store = MasteryStore(settings)
             try:
-                ref_events = mon.events_from_db(settings, start, split, tenant=tenant, store=store)
-                cur_events = mon.events_from_db(settings, split, end, tenant=tenant, store=store)
+                report = mon.report_from_db(settings, days=days, reference_days=reference_days,
+                                            tenant=tenant, store=store)  # fmt: skip
             finally:
                 store.close()
-        report = mon.compare(mon.Window().extend(ref_events), mon.Window().extend(cur_events))
         instruments()  # the gauges exist on the configured meter provider
         publish_drift(report["features"])
         from opentelemetry import metrics
@@ -66,6 +62,10 @@ def register_monitor(main: click.Group) -> None:
         if fmt == "json":
             click.echo(json.dumps(report, indent=2))
         else:
+            if not report["features"]:
+                n = report["events"]
+                click.echo(f"no events in the windows ({n['reference']} reference, "
+                           f"{n['current']} current)")  # fmt: skip
             for f in report["features"]:
                 stat = " ".join(
                     f"{k}={f[k]:.4g}" for k in ("psi", "ks_d", "reference", "current")

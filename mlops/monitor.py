@@ -181,3 +181,24 @@ def events_from_db(
                 predicted = p_correct(before, store.model.params(skill))
                 events.append({"kind": "prediction", "predicted": predicted, "correct": correct})
     return events
+
+
+def report_from_db(
+    settings: Any,
+    *,
+    days: int = 1,
+    reference_days: int = 28,
+    tenant: str | None = None,
+    store: Any = None,
+) -> dict[str, Any]:
+    """The last ``days`` against the ``reference_days`` before them."""
+    from datetime import UTC, timedelta
+
+    end = datetime.now(UTC)
+    split = end - timedelta(days=days)
+    start = split - timedelta(days=reference_days)
+    ref = events_from_db(settings, start, split, tenant=tenant, store=store)
+    cur = events_from_db(settings, split, end, tenant=tenant, store=store)
+    return compare(Window().extend(ref), Window().extend(cur)) | {
+        "events": {"reference": len(ref), "current": len(cur)}
+    }

@@ -74,7 +74,12 @@ def sha256_json(value: Any) -> str:
 
 @lru_cache(maxsize=8)
 def _file_digest(path: Path, mtime: float) -> str:
-    return sha256_files([path])
+    """An artifact's digest is of its bytes alone (a copy elsewhere is the same model)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def artifact_digest(path: Path) -> str | None:

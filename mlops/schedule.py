@@ -5,6 +5,10 @@ The entry point is one function, ``nightly_refit(settings, db, store)``, plus on
 background jobs can call it. Today the API server's job runner starts ``run_schedule``
 (``service/jobs.py``). Several servers may run it: each night is claimed by inserting a
 ``scheduled_runs`` row (primary key: name + date), so exactly one refit runs per night.
+
+The same runner refreshes the drift gauges (``readloom.drift``) every
+``READLOOM_MONITOR_INTERVAL_S`` from the database, so a metrics backend sees drift without
+a cron job; ``readloom monitor`` is the same computation on demand.
 """
 
 from __future__ import annotations
@@ -99,3 +103,25 @@ async def run_schedule(
         due = next_run(clock(), at)
         await sleep(max(0.0, (due - clock()).total_seconds()))
         await nightly_refit(settings, db, store, period=due.date().isoformat())
+
+
+async def run_monitor(
+    settings: Settings,
+    store: Any,
+    *,
+    sleep: Callable[[float], Any] = asyncio.sleep,
+) -> None:
+    """Recompute the drift gauges every ``monitor_interval_s`` (first after one interval)."""
+    from readloom.mlops.monitor import report_from_db
+    from readloom.observability.instruments import publish_drift
+
+    while True:
+        await sleep(settings.monitor_interval_s)
+        try:
+            report = await anyio.to_thread.run_sync(lambda: report_from_db(settings, store=store))
+        except Exception as exc:  # noqa: BLE001 - monitoring must not take the server down
+            log.warning("monitor_error type=%s", type(exc).__name__)
+            continue
+        publish_drift(report["features"])
+        if report["drifted"]:
+            log.warning("drift_detected features=%s", ",".join(report["drifted"]))

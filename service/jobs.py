@@ -90,13 +90,16 @@ class QuestionJobRunner:
             log.info("question_job job=%s status=%s", job_id, status)
 
 
-def start_scheduled_jobs(db: Database, service: Readloom) -> asyncio.Task[None] | None:
-    """Scheduled work (the nightly mastery refit, ``READLOOM_REFIT_SCHEDULE``); None when off."""
-    from readloom.mlops.schedule import parse_schedule, run_schedule
+def start_scheduled_jobs(db: Database, service: Readloom) -> list[asyncio.Task[None]]:
+    """Scheduled work: the nightly mastery refit (``READLOOM_REFIT_SCHEDULE``) and the
+    drift gauges (``READLOOM_MONITOR_INTERVAL_S``); each may be switched off."""
+    from readloom.mlops.schedule import parse_schedule, run_monitor, run_schedule
 
     settings = service.settings
-    if parse_schedule(settings.refit_schedule) is None:
-        return None
-    return asyncio.create_task(
-        run_schedule(settings, db, service.services.mastery), name="readloom-schedule"
-    )
+    store = service.services.mastery
+    tasks = []
+    if parse_schedule(settings.refit_schedule) is not None:
+        tasks.append(asyncio.create_task(run_schedule(settings, db, store), name="readloom-refit"))
+    if settings.monitor_interval_s > 0:
+        tasks.append(asyncio.create_task(run_monitor(settings, store), name="readloom-monitor"))
+    return tasks

@@ -152,6 +152,7 @@ async def record_turn(
             "provider": result.provider, "model": result.model,
             "intervention": result.intervention.model_dump(mode="json") if result.intervention else None,
             "grade_result": result.grade_result.model_dump(mode="json") if result.grade_result else None,
+            "provenance": {k: result.provenance[k] for k in ("prompt", "models") if k in result.provenance},
         }  # fmt: skip
         s.add(
             Message(
@@ -164,7 +165,7 @@ async def record_turn(
             block_reason=result.block_reason, move=result.move,
             intervention=meta["intervention"], grade_result=meta["grade_result"],
             current_question=redacted_q, provider=result.provider, model=result.model,
-            created_at=now,
+            provenance=meta["provenance"], created_at=now,
         )  # fmt: skip
         await idempotency.complete(s, claim, 200, stored.model_dump(mode="json"))
         await _learning_events(s, sess, result, service)

@@ -59,3 +59,30 @@ async def test_nightly_refit_runs_once_per_night_from_the_apps_attempts() -> Non
     finally:
         store.close()
         await db.dispose()
+
+
+async def test_monitor_loop_publishes_drift_gauges() -> None:
+    from readloom.mlops.schedule import run_monitor
+    from readloom.observability import instruments as inst
+
+    settings = get_settings()
+    migrate(settings)
+    store = MasteryStore(settings)
+    calls: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        calls.append(seconds)
+        if len(calls) > 2:
+            raise asyncio.CancelledError
+
+    inst._DRIFT.clear()
+    try:
+        for u, s, c, _ in simulate(40, 5, seed=8):
+            store.record(u, s, c)
+        with pytest.raises(asyncio.CancelledError):
+            await run_monitor(settings, store, sleep=sleep)
+    finally:
+        store.close()
+    assert calls[0] == settings.monitor_interval_s
+    # too few events for a verdict yet, but the calibration feature is reported (0 = no drift)
+    assert inst._DRIFT[("bkt_calibration", "drifted")] == 0.0

@@ -122,3 +122,16 @@ def test_recommender_tool(graph: SkillGraph, settings) -> None:
     assert "which the student likes" in out["reason"]
     by_dict = tool.invoke({"grade": 4, "mastery": store.get("s1"), "interests": ["ocean"]})
     assert by_dict == out
+
+
+def test_students_spread_over_equally_good_passages_and_keep_theirs(graph: SkillGraph) -> None:
+    rec = Recommender(graph, PASSAGES)
+    picks = {f"t/s{i}": rec.recommend({}, 4, student_key=f"t/s{i}").passage_id for i in range(40)}
+    assert len(set(picks.values())) >= 2  # v1 sent all forty to one passage
+    assert all(rec.recommend({}, 4, student_key=k).passage_id == p for k, p in picks.items())
+    assert {rec.recommend({}, 4).passage_id for _ in range(3)} == {
+        rec.recommend({}, 4).passage_id
+    }  # without a student the order is the old, deterministic one
+    # interests still come first: a student who likes insects gets the bee passage
+    liked = {rec.recommend({}, 4, ["insects"], student_key=k).passage_id for k in picks}
+    assert liked == {rec.recommend({}, 4, ["insects"]).passage_id}

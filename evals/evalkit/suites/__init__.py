@@ -18,11 +18,12 @@ SUITES: dict[str, str] = {
     "questions": "evalkit.suites.questions:run",
     "tutor": "evalkit.suites.tutor:run",
     "mastery": "evalkit.suites.mastery:run",
+    "mlops": "evalkit.suites.mlops:run",
 }
 
 # Suites that use the shared services (Presidio, spaCy, embeddings, Chroma): built once,
 # before the first of them runs, so per-suite times are comparable.
-NEEDS_SERVICES = frozenset({"pii", "safety", "questions", "tutor"})
+NEEDS_SERVICES = frozenset({"pii", "safety", "questions", "tutor", "mlops"})
 
 
 def load(name: str) -> SuiteFn:
