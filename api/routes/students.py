@@ -23,7 +23,7 @@ from readloom.api.schemas import (
     StudentOut,
 )
 from readloom.errors import NotFound
-from readloom.service import learner, outbox, xapi
+from readloom.service import analytics, learner, outbox, xapi
 from readloom.service.tutoring import reidentify
 from readloom.storage.checkpoints import delete_threads
 from readloom.storage.models import (
@@ -308,7 +308,9 @@ async def delete_student(
             (ClassStudent, (ClassStudent.student_id == student_id)
              & ClassStudent.class_id.in_(select(Classroom.id).where(Classroom.tenant_id == tenant))),
             (Student, (Student.tenant_id == tenant) & (Student.id == student_id)),
+            *analytics.erasure_targets(tenant, student_id),
         ):  # fmt: skip
             res = await s.execute(delete(model).where(where))
             counts[model.__tablename__] = int(res.rowcount or 0)  # type: ignore[attr-defined]
+    analytics.analytics_for(rt.db, service).forget(tenant, student_id)
     return {"student_id": student_id, "deleted": counts}
