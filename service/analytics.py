@@ -31,7 +31,7 @@ from readloom.errors import InputError, ReadloomError
 from readloom.service import insight_figures, insight_rows
 from readloom.storage.db import Database
 from readloom.storage.models import Message, utcnow
-from readloom.storage.models_insights import AlertTiming, InsightsSnapshot
+from readloom.storage.models_insights import AlertTiming, FamilyLink, InsightsSnapshot
 
 log = logging.getLogger("readloom.service.analytics")
 
@@ -66,7 +66,7 @@ class Analytics:
         self.db = db
         self.service = service
         self._trajectories: LRUCache[tuple[str, str], tuple[Any, Any]] = LRUCache(maxsize=20_000)
-        self._last: LRUCache[str, dict[str, Any]] = LRUCache(maxsize=512)
+        self._last: LRUCache[tuple[str, str], dict[str, Any]] = LRUCache(maxsize=512)
         self._titles: dict[str, str] = {}
 
     # --- naming ----------------------------------------------------------------------
@@ -96,7 +96,7 @@ class Analytics:
             raise
         except Exception as exc:  # noqa: BLE001 - serve the last result, never an error page
             log.warning("insights_failed class_id_hash=%s type=%s", key[:12], type(exc).__name__)
-            return await self._stale(key, now, type(exc).__name__)
+            return await self._stale(tenant, key, now, type(exc).__name__)
 
     async def _fresh(self, key, tenant, class_id, start, end, now) -> dict[str, Any]:
         until = insight_figures.as_dt(end) + timedelta(days=1)
@@ -110,7 +110,7 @@ class Analytics:
                 and (now - snap.computed_at) < timedelta(minutes=5)
             ):
                 result = _with_freshness(snap.result, now, stale=False, source="cache")
-                self._last[key] = snap.result
+                self._last[(tenant, key)] = snap.result
                 return result
             rows = await insight_rows.load(s, tenant, class_id, until)
         trajectories = await anyio.to_thread.run_sync(lambda: self._replay_all(rows))
@@ -129,7 +129,7 @@ class Analytics:
             "data_through": data_through.isoformat() if data_through else None,
             **figures,
         }  # fmt: skip
-        self._last[key] = result
+        self._last[(tenant, key)] = result
         await self._save(key, tenant, class_id, mark, now, result)
         return _with_freshness(result, now, stale=False, source="live")
 
@@ -145,8 +145,8 @@ class Analytics:
         except Exception as exc:  # noqa: BLE001 - the live result is still good to serve
             log.warning("insights_snapshot_not_saved type=%s", type(exc).__name__)
 
-    async def _stale(self, key: str, now: datetime, reason: str) -> dict[str, Any]:
-        result = self._last.get(key)
+    async def _stale(self, tenant: str, key: str, now: datetime, reason: str) -> dict[str, Any]:
+        result = self._last.get((tenant, key))
         if result is None:
             try:
                 async with self.db.reader() as s:
@@ -178,6 +178,12 @@ class Analytics:
             self._trajectories[(rows.tenant, sid)] = (marker, traj)
             out[sid] = traj
         return out
+
+    def forget(self, tenant: str, student_id: str) -> None:
+        """FERPA erasure: drop the cached results that may name the student."""
+        self._trajectories.pop((tenant, student_id), None)
+        for k in [k for k in self._last if k[0] == tenant]:
+            self._last.pop(k, None)
 
     # --- the alert clock ----------------------------------------------------------------
 
@@ -257,6 +263,17 @@ async def record_alert(
     )  # fmt: skip
     s.add(timing)
     return timing
+
+
+def erasure_targets(tenant: str, student_id: str) -> list[tuple[Any, Any]]:
+    """(model, where) of the insights rows a FERPA deletion of the student removes: their
+    alert clocks and family links, and the tenant's snapshots (which may name them; they
+    are recomputed on the next request)."""
+    return [
+        (AlertTiming, (AlertTiming.tenant_id == tenant) & (AlertTiming.student_id == student_id)),
+        (FamilyLink, (FamilyLink.tenant_id == tenant) & (FamilyLink.student_id == student_id)),
+        (InsightsSnapshot, InsightsSnapshot.tenant_id == tenant),
+    ]
 
 
 def _with_freshness(

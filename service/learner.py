@@ -142,6 +142,7 @@ def _erase(
 
 
 def _student_rows(tenant: str, student_id: str, session_ids: list[str]) -> list[tuple[Any, Any]]:
+    from readloom.service.analytics import erasure_targets
     from readloom.storage.models import (
         Classroom,
         ClassStudent,
@@ -163,6 +164,7 @@ def _student_rows(tenant: str, student_id: str, session_ids: list[str]) -> list[
         (ClassStudent, (ClassStudent.student_id == student_id)
          & ClassStudent.class_id.in_(select(Classroom.id).where(Classroom.tenant_id == tenant))),
         (Student, (Student.tenant_id == tenant) & (Student.id == student_id)),
+        *erasure_targets(tenant, student_id),  # insights: alert clocks, family links
     ]  # fmt: skip
 
 

@@ -135,7 +135,8 @@ def _session(
     hint_level = 0
     alerted = False
     for seq in range(1, rng.randint(3, 12) + 1):
-        at = at + timedelta(seconds=rng.randint(40, 240))
+        pause = rng.randint(40, 240) if rng.random() > 0.1 else rng.randint(400, 1200)  # away
+        at = at + timedelta(seconds=pause)
         meta: dict[str, Any] = {"move": "probe", "blocked": False, "provider": "offline",
                                 "model": "simulated", "intervention": None, "grade_result": None}  # fmt: skip
         if rng.random() < 0.75:

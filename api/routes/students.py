@@ -23,7 +23,7 @@ from readloom.api.schemas import (
     StudentOut,
 )
 from readloom.errors import NotFound
-from readloom.service import learner, outbox, xapi
+from readloom.service import analytics, learner, outbox, xapi
 from readloom.service.tutoring import reidentify
 from readloom.storage.models import (
     Classroom,
@@ -293,4 +293,5 @@ async def delete_student(
     if not known and not session_ids:
         raise NotFound(f"no student {student_id!r}")
     counts = await learner.forget(service, tenant, student_id, session_ids, role=principal.role)
+    analytics.analytics_for(rt.db, service).forget(tenant, student_id)
     return {"student_id": student_id, "deleted": counts}

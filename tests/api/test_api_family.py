@@ -122,3 +122,15 @@ def test_who_may_make_links_and_read_summaries(world: World, links: dict) -> Non
     assert body["practise"]["tip"] and body["sessions"] == 1
     assert_problem(world.student.get(f"{base}/s1/family-summary"), 403)
     assert_problem(world.other_teacher.get(f"{base}/s1/family-summary"), 404)
+
+
+def test_erasing_a_student_erases_their_links_and_snapshots(world: World, links: dict) -> None:
+    assert world.teacher.get(f"/v1/classes/{world.class_id}/insights").status_code == 200
+    r = world.partner.delete("/v1/students/s1")
+    assert r.status_code == 200, r.text
+    deleted = r.json()["deleted"]
+    assert deleted["family_links"] == 1 and deleted["insights_snapshots"] >= 1
+    assert world.teacher.get(_path(links["s1"]["url"])).status_code == 404
+    assert world.teacher.get(_path(links["s2"]["url"])).status_code == 200
+    body = world.teacher.get(f"/v1/classes/{world.class_id}/insights").json()
+    assert "s1" not in str(body["inactive"]) + str(body["struggling"])
