@@ -220,10 +220,18 @@ class QuestionJobOut(BaseModel):
 # --- passages --------------------------------------------------------------------------
 
 
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("the passage text is empty (only spaces or line breaks): paste the text")
+    return text
+
+
 class PassageBody(In):
     passage_id: Identifier
     title: Annotated[str, StringConstraints(min_length=1, max_length=300)]
-    text: Annotated[str, StringConstraints(min_length=1, max_length=200_000)]
+    text: Annotated[
+        str, StringConstraints(min_length=1, max_length=200_000), AfterValidator(_not_blank)
+    ]
     grade: GradeLevel
     genre: Genre = "fiction"
     topics: list[Annotated[str, StringConstraints(max_length=100)]] = Field(
