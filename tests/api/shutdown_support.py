@@ -369,9 +369,14 @@ ACTIONS: dict[str, Callable[[Mix], None]] = {
 
 @contextlib.contextmanager
 def started(
-    home: Path, *, grace_s: float, database_url: str | None = None, receiver_delay_s: float = 30.0
+    home: Path,
+    *,
+    grace_s: float,
+    database_url: str | None = None,
+    receiver: SlowReceiver | None = None,
 ) -> Iterator[Mix]:
-    """A server with a registered test LMS, the receiver, and the mix's clients."""
+    """A server with a registered test LMS, a webhook receiver (``receiver``, kept by the
+    caller across several servers, or a new slow one) and the mix's clients."""
     from readloom.api.lti.registry import Platform, PlatformRegistry
 
     home.mkdir(parents=True, exist_ok=True)
@@ -381,7 +386,8 @@ def started(
     server = ServerProc(home, port, server_env(home, database_url, grace_s), grace_s)
     lms = FakePlatform(tool_url=server.base_url).start()
     PlatformRegistry(settings).register(Platform(**lms.registration(), tenant="lti-district"))
-    receiver = SlowReceiver(receiver_delay_s).start()
+    own_receiver = receiver is None
+    receiver = receiver or SlowReceiver().start()
     mix = Mix(server=server, settings=settings, receiver=receiver, lms=lms)
     try:
         server.start()
@@ -390,7 +396,8 @@ def started(
     finally:
         mix.close()
         server.kill()
-        receiver.stop()
+        if own_receiver:
+            receiver.stop()
         lms.stop()
 
 
