@@ -152,6 +152,11 @@ class Settings(BaseSettings):
 
     # --- operations -------------------------------------------------------
     log_level: str = Field(default="WARNING", description="JSON logs on stderr at this level")
+    shutdown_grace_s: float = Field(
+        default=10.0, ge=0.0,
+        description="On SIGTERM/SIGINT, how long in-flight requests may take to finish; "
+        "background work is then stopped and the server exits within a few seconds more",
+    )  # fmt: skip
 
     # --- model operations (mlops/) -----------------------------------------
     code_commit: str | None = Field(

@@ -39,6 +39,7 @@ from readloom.api.routes import (
 )
 from readloom.api.runtime import Runtime
 from readloom.api.schemas import PassagesIn, Problem
+from readloom.api.shutdown import CLEANUP_BUDGET_S, Deadline, bounded, cancel_and_wait
 from readloom.api.web import register_web
 from readloom.observability import instrument_app
 from readloom.service.outbox import OutboxWorker, url_policy
@@ -72,7 +73,6 @@ async def _load_service(rt: Runtime, stack: AsyncExitStack, services: Any) -> No
         rt.jobs = QuestionJobRunner(rt.db, service)
         if rt.outbox:
             rt.jobs.on_event = rt.outbox.nudge
-        stack.push_async_callback(rt.jobs.stop)
         await rt.jobs.resume()
         for scheduled in start_scheduled_jobs(rt.db, service):
             stack.callback(scheduled.cancel)
@@ -138,6 +138,38 @@ async def _retire(rt: Runtime) -> None:
         log.warning("retire_error type=%s", type(exc).__name__)
 
 
+async def _shutdown(
+    rt: Runtime, stack: AsyncExitStack, beat: asyncio.Task[None], *, close_services: bool
+) -> None:
+    """In order, each step bounded (``api/shutdown.py``): background work first, so that
+    nothing new starts (jobs go back to the queue, leased webhook deliveries are freed),
+    then the heartbeat, the stores and, last, the database pools. Requests still open
+    were given ``shutdown_grace_s`` by uvicorn before this runs."""
+    rt.draining = True
+    deadline = Deadline(CLEANUP_BUDGET_S)
+    await bounded("loader", lambda: cancel_and_wait([rt.loader]), deadline)
+    if rt.jobs is not None:
+        await bounded("jobs", rt.jobs.stop, deadline)
+    if rt.outbox is not None:
+        await bounded("outbox", rt.outbox.stop, deadline)
+    await bounded("heartbeat", lambda: cancel_and_wait([beat]), deadline)
+    await bounded("service", stack.aclose, deadline)
+    if close_services and rt.service is not None:
+        await bounded("stores", lambda: _close_stores(rt.service.services), deadline)  # type: ignore[union-attr]
+    await bounded("retire", lambda: _retire(rt), deadline)
+    await bounded("database", rt.db.dispose, deadline)
+    log.info("shutdown_complete instance=%s", rt.instance_id)
+
+
+async def _close_stores(services: Any) -> None:
+    """The provider clients, then the SQLite stores the services opened (their locks are
+    threading locks: closed in a worker thread, never blocking the loop)."""
+    await services.gate.aclose()
+    closers = [services.mastery.close, services.guards.audit.close, services.guards.vault.close]
+    for close in closers:
+        await anyio.to_thread.run_sync(close)
+
+
 def create_app(
     settings: Settings, *, config: ApiConfig | None = None, services: Any = None
 ) -> FastAPI:
@@ -161,21 +193,16 @@ def create_app(
         )
         rt.outbox = OutboxWorker(db, config, url_policy(settings))
         app.state.runtime = rt
-        async with AsyncExitStack() as stack:
-            stack.push_async_callback(db.dispose)
-            stack.push_async_callback(_retire, rt)
-            beat = asyncio.create_task(_heartbeat(rt), name="readloom-heartbeat")
-            stack.callback(beat.cancel)
-            await rt.outbox.start()
-            stack.push_async_callback(rt.outbox.stop)
-            loader = asyncio.create_task(_load_service(rt, stack, services))
-            rt.loader = loader
-            try:
-                yield
-            finally:
-                if not loader.done():
-                    loader.cancel()
-                await asyncio.gather(loader, return_exceptions=True)
+        stack = AsyncExitStack()  # what the loader opens: checkpointer, service
+        beat = asyncio.create_task(_heartbeat(rt), name="readloom-heartbeat")
+        await rt.outbox.start()
+        rt.loader = asyncio.create_task(
+            _load_service(rt, stack, services), name="readloom-service-loader"
+        )
+        try:
+            yield
+        finally:
+            await _shutdown(rt, stack, beat, close_services=services is None)
 
     app = FastAPI(
         title="readloom",

@@ -36,10 +36,19 @@ def serve(host: str, port: int, log_level: str, demo: bool) -> None:
 
         enable_demo(app)
         click.echo(f"readloom demo: open http://{host}:{port}", err=True)
-    uvicorn.run(
+    from readloom.api.shutdown import GracefulServer, exit_process
+
+    def drain() -> None:
+        rt = getattr(app.state, "runtime", None)
+        if rt is not None:
+            rt.draining = True
+
+    config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=False,
-        timeout_graceful_shutdown=10, log_config=None,
+        timeout_graceful_shutdown=settings.shutdown_grace_s, log_config=None,  # type: ignore[arg-type]
     )  # fmt: skip
+    GracefulServer(config, grace_s=settings.shutdown_grace_s, on_drain=drain).run()
+    exit_process(0)
 
 
 @click.group()

@@ -30,6 +30,7 @@ class Runtime:
     jobs: QuestionJobRunner | None = None
     instance_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     ready: bool = False
+    draining: bool = False  # told to stop: finishing what is open, taking nothing new
     load_error: str | None = None
     loader: Any = None
 

@@ -49,7 +49,7 @@ def _fits(limit: int) -> Any:
 
 def _not_blank(value: str) -> str:
     if not value.strip():
-        raise ValueError("must contain text, not only whitespace")
+        raise ValueError("must contain text, not only spaces or line breaks")
     return value
 
 

@@ -27,6 +27,7 @@ from readloom.api.family_page import family_page
 from readloom.api.lti.context import WebConfig, WebState, get_web, render_page
 from readloom.api.lti.pagekeys import expires_iso, issue_page_key, sweeper
 from readloom.api.lti.routes import form_fields
+from readloom.api.shutdown import Deadline, bounded, cancel_and_wait
 from readloom.settings import Settings
 
 log = logging.getLogger("readloom.web")
@@ -94,8 +95,7 @@ def _wrap_lifespan(app: FastAPI, web: WebState) -> None:
             try:
                 yield state
             finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                await bounded("page-key-sweeper", lambda: cancel_and_wait([task]), Deadline(1.0))
                 if web._store is not None:
                     web._store.close()
 

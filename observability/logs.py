@@ -114,6 +114,21 @@ class FreeTextFilter(logging.Filter):
         return True
 
 
+class LevelFloor(logging.Filter):
+    """Nothing below the chosen level, even from a library that sets its own logger to
+    DEBUG when imported (bm25s does: one debug line per tutor run). The web server's own
+    loggers keep the level ``serve --log-level`` gives them."""
+
+    HONOURED = ("uvicorn",)
+
+    def __init__(self, level: int):
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level or record.name.split(".")[0] in self.HONOURED
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         try:
@@ -157,11 +172,9 @@ def configure_logging(
     handler.addFilter(FreeTextFilter())
     handler.setFormatter(JsonFormatter())
     level = level.upper() if isinstance(level, str) else level
-    # The handler has the level too: a library that sets its own logger to DEBUG at import
-    # (bm25s does) must not print below the level the user chose.
-    handler.setLevel(level)
-    root.addHandler(handler)
     root.setLevel(level)
+    handler.addFilter(LevelFloor(root.getEffectiveLevel()))
+    root.addHandler(handler)
     for name, floor in PAYLOAD_LOGGERS.items():
         logger = logging.getLogger(name)
         logger.setLevel(max(floor, logger.getEffectiveLevel()))

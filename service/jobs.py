@@ -22,13 +22,13 @@ class QuestionJobRunner:
         self.db = db
         self.service = service
         self._sem = asyncio.Semaphore(concurrency)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], str] = {}  # running task -> job id
         self.on_event: Any = None  # called after an event is queued (outbox nudge)
 
     def submit(self, job_id: str) -> None:
         task = asyncio.create_task(self._run(job_id), name=f"question-job-{job_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[task] = job_id
+        task.add_done_callback(lambda t: self._tasks.pop(t, None))
 
     async def resume(self) -> int:
         async with self.db.writer() as s:
@@ -50,10 +50,22 @@ class QuestionJobRunner:
         return len(ids)
 
     async def stop(self) -> None:
-        for t in list(self._tasks):
+        """Cancel the jobs in progress and put them back in the queue, for the next start
+        (or another server) to resume: an accepted job is never lost, and a job cut short
+        is never reported finished."""
+        cut = dict(self._tasks)
+        for t in cut:
             t.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if not cut:
+            return
+        await asyncio.gather(*cut, return_exceptions=True)
+        async with self.db.writer() as s:
+            await s.execute(
+                update(QuestionJob)
+                .where(QuestionJob.id.in_(list(cut.values())), QuestionJob.status == "running")
+                .values(status="queued", updated_at=utcnow())
+            )
+        log.info("question_jobs_requeued count=%d", len(cut))
 
     async def _run(self, job_id: str) -> None:
         async with self._sem:

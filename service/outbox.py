@@ -135,6 +135,7 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._leased: set[str] = set()  # claimed by this worker, outcome not yet recorded
 
     def nudge(self) -> None:
         self._wake.set()
@@ -150,10 +151,20 @@ class OutboxWorker:
         self._task = asyncio.create_task(self._run(), name="readloom-outbox")
 
     async def stop(self) -> None:
+        """Stop the worker, then free the deliveries it had claimed but not recorded: the
+        next worker sends them at once instead of after the lease (a partner may get one
+        twice, never zero times; ``webhook-id`` lets it tell)."""
         if self._task:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._leased:
+            leased, self._leased = list(self._leased), set()
+            async with self.db.writer() as s:
+                await s.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.id.in_(leased), WebhookDelivery.status == "pending")
+                    .values(locked_until=None)
+                )
         if self._client:
             await self._client.aclose()
 
@@ -212,6 +223,7 @@ class OutboxWorker:
                 )
                 if res.rowcount:  # type: ignore[attr-defined]
                     claimed.append((delivery.id, delivery.payload, delivery.attempts, hook))
+            self._leased.update(c[0] for c in claimed)
         if claimed:
             await asyncio.gather(*(self._deliver(*c) for c in claimed))
         return len(claimed)
@@ -262,6 +274,7 @@ class OutboxWorker:
             await s.execute(
                 update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values)
             )
+        self._leased.discard(delivery_id)
         log.info(
             "webhook_attempt delivery=%s attempts=%d ok=%s status=%s error=%s",
             delivery_id, attempts, ok, status, error,

@@ -10,6 +10,7 @@ the event loop instead of failing with "database is locked". Postgres is used wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -99,14 +100,18 @@ class GroupCommit:
         self._session: AsyncSession | None = None
         self._done: asyncio.Future[None] | None = None
         self._size = 0
+        self._orphans: set[asyncio.Task[None]] = set()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         self._queued += 1
         try:
             await self._lock.acquire()
-        finally:
+        except BaseException:  # cancelled while queued
             self._queued -= 1
+            self._adopt_orphan()
+            raise
+        self._queued -= 1
         try:
             if self._session is None:
                 self._session = self._maker()
@@ -126,6 +131,21 @@ class GroupCommit:
         finally:
             self._lock.release()
         await asyncio.shield(done)
+
+    def _adopt_orphan(self) -> None:
+        """A writer that finished while this one was queued left the batch open for it to
+        commit: if nobody else is queued or writing, commit it now, or that writer (and
+        everyone in its batch) would wait for the next write, or forever."""
+        if self._queued == 0 and self._session is not None and not self._lock.locked():
+            task = asyncio.get_running_loop().create_task(self._commit_orphan())
+            self._orphans.add(task)
+            task.add_done_callback(self._orphans.discard)
+
+    async def _commit_orphan(self) -> None:
+        async with self._lock:
+            if self._session is not None:
+                with contextlib.suppress(Exception):  # each writer re-raises it itself
+                    await self._commit()
 
     async def _commit(self) -> None:
         session, done = self._session, self._done

@@ -37,6 +37,8 @@ async def readyz(rt: RuntimeDep) -> JSONResponse:
             checks["corpus"] = "ok" if n else "empty"
         except Exception as exc:  # noqa: BLE001
             checks["corpus"] = f"error:{type(exc).__name__}"
+    if rt.draining:  # shutting down: a load balancer should send nothing new here
+        checks["server"] = "draining"
     ok = all(v == "ok" for v in checks.values())
     body = HealthOut(status="ok" if ok else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

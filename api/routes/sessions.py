@@ -169,7 +169,12 @@ async def post_message(
             return EventSourceResponse(replay_events(replayed), headers=idempotency.REPLAY_HEADERS)
         return JSONResponse(replayed, headers=idempotency.REPLAY_HEADERS)
     if streaming:
-        return EventSourceResponse(sse_events(rt, service, principal, sess, body.text, claim))
+        # On shutdown the turn may finish within the grace period, just before uvicorn's.
+        grace = max(0.0, rt.settings.shutdown_grace_s - 0.5)
+        return EventSourceResponse(
+            sse_events(rt, service, principal, sess, body.text, claim),
+            shutdown_grace_period=grace,
+        )
     try:
         async with session_lock(session_id):
             out, timings = await run_turn(rt, service, principal, sess, body.text, claim)

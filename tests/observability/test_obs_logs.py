@@ -122,3 +122,33 @@ def test_urls_keep_their_path_but_never_their_query(logged):
     )
     assert first["withheld"] == 1
     assert second["msg"] == "fetched https://api.openai.com/v1/chat/completions"
+
+
+def test_a_library_that_sets_its_logger_to_debug_stays_quiet():
+    """bm25s sets its logger to DEBUG when imported; at the default level (WARNING) its
+    "Building index from tokens" must not reach the terminal. uvicorn's own level holds."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    level = root.level
+    handler = configure_logging(level="WARNING", stream=stream)
+    chatty, server = logging.getLogger("bm25s"), logging.getLogger("uvicorn.error")
+    chatty_level, server_level = chatty.level, server.level
+    try:
+        import bm25s  # noqa: F401 - importing it is what sets the level
+
+        assert logging.getLogger("bm25s").level == logging.DEBUG
+        chatty.debug("Building index from tokens")
+        chatty.info("an info line")
+        chatty.warning("bm25s_warning")
+        server.setLevel(logging.INFO)
+        server.info("Shutting down")
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        assert [(r["logger"], r["msg"]) for r in lines] == [
+            ("bm25s", "bm25s_warning"),
+            ("uvicorn.error", "Shutting down"),
+        ]
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        chatty.setLevel(chatty_level)
+        server.setLevel(server_level)

@@ -294,3 +294,50 @@ def test_sqlite_group_commit_batches_writers_and_isolates_failures(tmp_path) -> 
     assert failed == 10
     assert seqs == {i for i in range(1, 101) if i % 10}
     assert 1 <= commits < 90  # writers were batched
+
+
+def test_sqlite_group_commit_survives_a_queued_writer_cancelled(tmp_path) -> None:
+    """A writer that finishes while another is queued leaves the commit to it; when the
+    queued one is cancelled (a client gone, a server stopping), the batch still commits
+    and the first writer returns (it once waited for the next write, or forever)."""
+    settings = Settings(home=tmp_path)
+    migrate(settings)
+
+    async def run() -> set[int]:
+        db = Database(settings)
+        try:
+            await _seed(db)
+            inside, release = asyncio.Event(), asyncio.Event()
+
+            async def first() -> None:
+                async with db.writer() as s:
+                    s.add(Message(session_id="s-1", seq=1, role="student", text="t", reply="r"))
+                    inside.set()
+                    await release.wait()
+
+            async def queued() -> None:
+                async with db.writer() as s:
+                    s.add(Message(session_id="s-1", seq=2, role="student", text="t", reply="r"))
+
+            a = asyncio.create_task(first())
+            await inside.wait()
+            b = asyncio.create_task(queued())
+            await asyncio.sleep(0.05)  # b waits for the writer lock
+            lock = db._group._lock  # b is cancelled the moment a hands the lock over
+            hand_over = lock.release
+
+            def release_then_cancel() -> None:
+                hand_over()
+                b.cancel()
+                lock.release = hand_over  # type: ignore[method-assign]
+
+            lock.release = release_then_cancel  # type: ignore[method-assign]
+            release.set()
+            await asyncio.wait_for(a, timeout=10)
+            assert b.cancelled()
+            async with db.reader() as s:
+                return set((await s.execute(select(Message.seq))).scalars())
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(run()) == {1}
