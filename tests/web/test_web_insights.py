@@ -83,3 +83,31 @@ def test_a_family_link_opens_on_a_phone(web, new_page):
     again = new_page(viewport=PHONE)
     resp = again.goto(url)
     assert resp.status == 404 and "not valid" in again.content()
+
+
+def test_the_page_shows_the_last_result_marked_stale_when_recomputing_fails(
+    web, web_settings, new_page
+):
+    from sqlalchemy import text
+
+    from readloom.storage.db import sync_engine
+
+    page = open_insights(web, new_page)
+    engine = sync_engine(web_settings)
+    try:
+        with engine.begin() as c:  # a real fault: a table the analytics agent reads is gone
+            c.execute(text("ALTER TABLE alert_timings RENAME TO alert_timings_away"))
+        try:
+            page.locator("#ins-apply").click()
+            stale = page.locator("#fig-mastery .freshness[data-stale='true']")
+            stale.wait_for()
+            assert "Showing the last result" in stale.inner_text()
+            assert page.locator("#chart-mastery svg.chart").is_visible()  # the figures stay
+            shot(page, "teacher-insights-stale")
+        finally:
+            with engine.begin() as c:
+                c.execute(text("ALTER TABLE alert_timings_away RENAME TO alert_timings"))
+    finally:
+        engine.dispose()
+    page.locator("#ins-apply").click()
+    page.locator("#fig-mastery .freshness[data-stale='false']").wait_for()
