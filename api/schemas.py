@@ -298,6 +298,9 @@ class PassageList(BaseModel):
 
 class IngestOut(BaseModel):
     passage_ids: list[str]
+    rejected_rows: dict[str, str] = Field(
+        default_factory=dict, description="JSON lines left out: 'line N' -> reason"
+    )
 
 
 # --- students --------------------------------------------------------------------------

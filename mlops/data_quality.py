@@ -32,6 +32,10 @@ class QualityReport(BaseModel):
     bad: int = 0
     max_bad_share: float
     bad_rows: list[BadRow] = Field(default_factory=list, description="first bad rows")
+    location: str = Field(default="{source}:{line}", description="how a row is named")
+
+    def where(self, line: int) -> str:
+        return self.location.format(source=self.source, line=line)
 
     @property
     def bad_share(self) -> float:
@@ -42,7 +46,7 @@ class QualityReport(BaseModel):
         return self.rows > self.bad and self.bad_share <= self.max_bad_share
 
     def summary(self) -> str:
-        lines = "; ".join(f"{self.source}:{b.line}: {b.reason}" for b in self.bad_rows[:10])
+        lines = "; ".join(f"{self.where(b.line)}: {b.reason}" for b in self.bad_rows[:10])
         more = f" (and {self.bad - 10} more)" if self.bad > 10 else ""
         return (
             f"{self.source}: {self.bad} of {self.rows} {self.kind} rows are bad "
@@ -59,10 +63,19 @@ class DataQualityError(InputError):
 
 
 class RowChecker:
-    def __init__(self, source: str, kind: str, *, max_bad_share: float = DEFAULT_MAX_BAD_SHARE):
+    def __init__(
+        self,
+        source: str,
+        kind: str,
+        *,
+        max_bad_share: float = DEFAULT_MAX_BAD_SHARE,
+        location: str = "{source}:{line}",
+    ):
         if not 0.0 <= max_bad_share < 1.0:
             raise InputError("max_bad_share must be in [0, 1)")
-        self.report = QualityReport(source=source, kind=kind, max_bad_share=max_bad_share)
+        self.report = QualityReport(
+            source=source, kind=kind, max_bad_share=max_bad_share, location=location
+        )
 
     def good(self) -> None:
         self.report.rows += 1

@@ -30,6 +30,7 @@ from readloom.api.schemas import (
     PassageSummary,
 )
 from readloom.errors import InputError, NotFound
+from readloom.mlops.data_quality import RowChecker
 from readloom.retrieval.models import Genre, Passage
 from readloom.service import library
 from readloom.storage.models import TenantPassage
@@ -58,7 +59,7 @@ def _errors(exc: ValidationError, where: str) -> InputError:
 
 def _parse(
     content_type: str, raw: bytes, *, passage_id: str | None, title: str | None,
-    grade: int | None, genre: str,
+    grade: int | None, genre: str, max_bad_share: float, rejected: dict[str, str],
 ) -> list[PassageBody]:  # fmt: skip
     ctype = content_type.split(";")[0].strip().lower()
     try:
@@ -70,17 +71,23 @@ def _parse(
             return PassagesIn.model_validate_json(raw).passages
         except ValidationError as exc:
             raise _errors(exc, "body") from exc
-    if ctype in _JSONL:
+    if ctype in _JSONL:  # row by row: a few bad lines are reported, too many fail it all
         out = []
+        checker = RowChecker("body", "passage", max_bad_share=max_bad_share,
+                             location="line {line}")  # fmt: skip
         for n, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 out.append(PassageBody.model_validate_json(line))
             except ValidationError as exc:
-                raise _errors(exc, f"line {n}") from exc
-        if not out:
+                checker.bad(n, _errors(exc, "").message.lstrip(".: ") or "invalid")
+                continue
+            checker.good()
+        if checker.report.rows == 0:
             raise InputError("body: no passages in the JSON lines")
+        report = checker.finish()
+        rejected.update({report.where(b.line): b.reason for b in report.bad_rows})
         return out
     if ctype == "text/plain":
         if not (passage_id and title and grade):
@@ -116,9 +123,11 @@ async def ingest_passages(
     may publish them to every tenant (``publish=true``), which also lets their
     ``characters`` be exempt from redaction."""
     raw = await request.body()
+    rejected: dict[str, str] = {}
     bodies = _parse(
         request.headers.get("content-type", "application/json"), raw,
         passage_id=passage_id, title=title, grade=grade, genre=genre,
+        max_bad_share=rt.settings.import_max_bad_share, rejected=rejected,
     )  # fmt: skip
     ids = [b.passage_id for b in bodies]
     if len(set(ids)) != len(ids):
@@ -137,7 +146,9 @@ async def ingest_passages(
             rt, store, principal, ids, visibility=visibility, corpus=rt.settings.corpus_path
         )
         await anyio.to_thread.run_sync(store.ingest_passages, passages)
-        out = IngestOut(passage_ids=ids).model_dump(mode="json")
+        out = IngestOut(passage_ids=ids, rejected_rows=rejected).model_dump(
+            mode="json", exclude_defaults=True
+        )  # rejected_rows only when some were
         async with rt.db.writer() as s:
             await s.execute(
                 update(TenantPassage)
