@@ -43,7 +43,9 @@ def main() -> int:
     suite = GuardrailSuite(settings)
     build_s = time.perf_counter() - t0
     rows = []
-    for name in ("k12_pii_messages", "k12_plain_messages", "k12_injection_messages"):
+    names = ("k12_pii_messages", "k12_plain_messages", "k12_injection_messages",
+             "k12_pii_international")  # fmt: skip
+    for name in names:
         path = DATASETS / f"{name}.jsonl"
         rows += [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x]
 
@@ -58,6 +60,8 @@ def main() -> int:
     for i, r in enumerate(rows[:20]):  # warm-up: spaCy, regex caches, thread pool, sqlite
         suite.check_input(r["text"], ctx(i, r, -1))
     total: list[float] = []
+    first: list[float] = []  # round 1: every text new to the PII findings memo
+    first_cpu: list[float] = []
     cpu: list[float] = []
     per_guard: dict[str, list[float]] = {}
     for rnd in range(args.rounds):
@@ -65,6 +69,9 @@ def main() -> int:
             start, cpu_start = time.perf_counter(), time.process_time()
             outcome = suite.check_input(r["text"], ctx(i, r, rnd))
             total.append((time.perf_counter() - start) * 1000)
+            if rnd == 0:
+                first.append(total[-1])
+                first_cpu.append((time.process_time() - cpu_start) * 1000)
             cpu.append((time.process_time() - cpu_start) * 1000)
             for guard, ms in outcome.timings_ms.items():
                 per_guard.setdefault(guard, []).append(ms)
@@ -77,6 +84,12 @@ def main() -> int:
             "median": round(statistics.median(total), 2),
             "p95": round(percentile(total, 0.95), 2),
             "max": round(max(total), 2),
+        },
+        "guard_in_first_round_ms": {
+            "median": round(statistics.median(first), 2),
+            "p95": round(percentile(first, 0.95), 2),
+            "cpu_median": round(statistics.median(first_cpu), 2),
+            "cpu_p95": round(percentile(first_cpu, 0.95), 2),
         },
         "guard_in_cpu_ms": {
             "median": round(statistics.median(cpu), 2),
@@ -95,6 +108,9 @@ def main() -> int:
         g = report["guard_in_ms"]
         print(f"guard_in over {len(total)} messages ({os.cpu_count()} CPUs):")
         print(f"  median {g['median']} ms, p95 {g['p95']} ms, max {g['max']} ms (goal p95 <= 30)")
+        f = report["guard_in_first_round_ms"]
+        print(f"  first round (no memo hits): median {f['median']} ms, p95 {f['p95']} ms; CPU "
+              f"median {f['cpu_median']} ms, p95 {f['cpu_p95']} ms")  # fmt: skip
         c = report["guard_in_cpu_ms"]
         print(f"  CPU time per message: median {c['median']} ms, p95 {c['p95']} ms")
         print(f"  load average during the run: {report['load_average_1m']}")

@@ -166,9 +166,24 @@ SELF_CORRECTION = re.compile(
     r"(?:that|it|this|what\s+i\s+(?:said|wrote|typed)|my\s+(?:last\s+)?(?:answer|message))\b",
     I,
 )
-# An injection speaks to the model about its behaviour. A message with none of these words
-# ("this is boring i hate reading", "i dont get it", "can we stop") is a child talking, and
-# the n-gram classifier alone may not block it; a pattern still can.
+# Feelings about the work: boredom, frustration, confusion, wanting to stop. Said without a
+# word about the model's behaviour ("this is boring i hate reading", "i dont get it", "can
+# we stop"), it is a child talking, and the n-gram classifier alone may not block it (a
+# pattern still can). Narrow on purpose: the classifier's paraphrase recall is kept.
+CHILD_TALK = re.compile(
+    r"\b(?:bor(?:ing|ed)|hate|dont\s+get|don'?t\s+get|do\s+not\s+get|confus\w*|stop|quit"
+    r"|tired|dumb|stupid|annoying|ugh+|whatever|idk|dont\s+know|don'?t\s+know|hard|too\s+long"
+    r"|give\s+up|no\s+fair|unfair|sick\s+of|done\s+with|fed\s+up|sucks?|lame|hungry|sleepy"
+    r"|i\s+(?:can'?t|cant)\s+do|this\s+is\s+(?:so\s+)?(?:bad|hard|long)|why\s+do\s+i\s+have)\b",
+    I,
+)
+# How a child's answer starts ("it means...", "because...", "he was..."): with no word about
+# the model, an answer to the question, whatever the classifier makes of its n-grams.
+ANSWER_SHAPED = re.compile(
+    r"^\s*(?:it\s+means|it'?s\s+when|that\s+means|because|cuz|cause|becuz|bc|he|she|they"
+    r"|it\s+was|i\s+think|maybe|probably|the|his|her|their)\b",
+    I,
+)
 MODEL_DIRECTED = re.compile(
     r"\b(?:you|your|youre|yourself|u|ur|ignore|ignoring|disregard|override|bypass|instructions?"
     r"|prompts?|system|pretend|roleplay|act|acting|persona|mode|jailbreak|respond|reply|output"
@@ -218,8 +233,9 @@ def score_message(
     by_model = prob is not None and cut is not None and prob >= cut
     if by_model and not hits and SELF_CORRECTION.match(norm):
         by_model = False  # "ignore that, i meant B": a child correcting themself
-    if by_model and not hits and not any(MODEL_DIRECTED.search(v) for v in views):
-        by_model = False  # no word about the model's behaviour: a child talking
+    talk = CHILD_TALK.search(norm) or ANSWER_SHAPED.match(norm)
+    if by_model and not hits and talk and not MODEL_DIRECTED.search(norm):
+        by_model = False  # a feeling about the work, nothing about the model: a child talking
     injected = bool(hits) or by_model
     rules = tuple(dict.fromkeys(p.name for p in hits)) or (("classifier",) if injected else ())
     return InjectionVerdict(

@@ -298,8 +298,8 @@ class SpelledNameRecognizer(LocalRecognizer):
 
 @lru_cache(maxsize=4096)
 def _latin(char: str) -> bool:
-    if char.isascii():
-        return True
+    if char.isascii() or unicodedata.normalize("NFKC", char).isascii():
+        return True  # fullwidth Latin ("ｉｇｎｏｒｅ") is Latin
     name = unicodedata.name(char, "")
     return name.startswith(("LATIN", "MODIFIER LETTER")) or unicodedata.combining(char) > 0
 

@@ -40,8 +40,10 @@ ALERT_SEVERITIES = frozenset({"medium", "high", "critical"})
 def build_input_guards(settings: Settings, *, redactor: PiiRedactor) -> list[Guard]:
     """guard_in, in order: who may ask, how much, then what the text says.
 
-    Safety reads the raw text (before redaction) so a disclosure is recognised whatever
-    names it contains; PII then redacts; injection reads the redacted text.
+    Safety and injection read the raw text (before redaction): a disclosure is recognised
+    whatever names it contains, and an instruction in Spanish or German is not taken apart
+    by a redactor that reads its unknown words as names. PII redacts last; its text is what
+    is stored.
 
     Presidio/spaCy run on a worker thread with a hard deadline. The other checks are plain
     Python, bounded regexes and a dot product on text the size limit already capped, so they run
@@ -55,8 +57,8 @@ def build_input_guards(settings: Settings, *, redactor: PiiRedactor) -> list[Gua
             SizeLimitGuard(max_chars=settings.max_input_chars), timeout_s=timeout, inline=True
         ),
         TimedGuard(SafetyGuard(), timeout_s=timeout, inline=True),
-        TimedGuard(PiiGuard(redactor), timeout_s=timeout),
         TimedGuard(InjectionGuard(), timeout_s=timeout, inline=True),
+        TimedGuard(PiiGuard(redactor), timeout_s=timeout),
     ]
 
 

@@ -103,17 +103,17 @@ def test_allow_list_is_not_set_by_whoever_ingests(district_a: World, provider):
     own names are redacted too (only shipped and admin-published passages allow names)."""
     pid = f"trap-{uuid.uuid4().hex[:8]}"
     text = (
-        "Juniper walked to the market with her dog. The baker gave Juniper a warm roll, "
+        "Zofia walked to the market with her dog. The baker gave Zofia a warm roll, "
         "and the dog barked at the pigeons all the way home along the river path."
     )
     body = {"passages": [{"passage_id": pid, "title": "Market Day", "text": text, "grade": 3,
-                          "characters": ["Keisha Okonkwo", "Juniper"]}]}  # fmt: skip
+                          "characters": ["Keisha Okonkwo", "Zofia"]}]}  # fmt: skip
     assert district_a.partner.post("/v1/passages", json=body).status_code == 201
     sid = new_session(district_a.student, pid, grade=3)
     provider.requests.clear()
     _turn(district_a.student, sid, "my best friend Keisha Okonkwo reads with me")
-    _turn(district_a.student, sid, "i think Juniper went to the market")
-    assert leaked(["Keisha", "Okonkwo", "Juniper"], provider.raw_bodies()) == []
+    _turn(district_a.student, sid, "i think Zofia went to the market")
+    assert leaked(["Keisha", "Okonkwo", "Zofia"], provider.raw_bodies()) == []
 
 
 def test_shipped_characters_are_allowed_but_a_self_introduction_is_not(district_a: World, provider):

@@ -75,7 +75,8 @@ def test_pasted_text_belongs_to_the_teacher_and_their_classes(
         listed = client.get("/v1/passages", params={"limit": 1000}).json()["items"]
         assert pid not in {p["passage_id"] for p in listed}, role
         if role in ("admin", "partner"):
-            r = client.post("/v1/sessions", json={"grade": 4, "passage_id": pid})
+            body = {"grade": 4, "passage_id": pid, "student_id": "s1"}
+            r = client.post("/v1/sessions", json=body)
             assert r.status_code == 404, (role, r.text)
         if role in ("admin", "partner", "teacher", "other_teacher"):
             r = client.post("/v1/questions", json={"passage_id": pid, "count": 1})
