@@ -12,16 +12,16 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from readloom.guardrails.base import Role  # the one Role literal
 from readloom.storage.db import Database
 from readloom.storage.models import ApiKey, Tenant, utcnow
 from readloom.storage.ratelimit import Limiter
 
-Role = Literal["student", "teacher", "partner", "admin"]
 ROLES: tuple[Role, ...] = ("student", "teacher", "partner", "admin")
 KEY_PREFIX = "rlk_"
 TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

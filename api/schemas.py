@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from readloom.guardrails.base import Role  # the one Role literal
 from readloom.retrieval.models import Genre
 from readloom.service.outbox import EVENT_TYPES
 from readloom.state import QuestionType
@@ -31,7 +32,6 @@ Pseudonym = Annotated[
     ),
 ]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")]
-Role = Literal["student", "teacher", "partner", "admin"]
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 GradeLevel = Annotated[int, Field(ge=1, le=12, description="School grade, 1-12")]
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -119,7 +121,7 @@ async def mint_key(settings: Settings) -> str:
 
 
 async def run_load(
-    base: str, key: str, sessions: int, turns: int, passage: str, think: float = 0.0
+    base: str | list[str], key: str, sessions: int, turns: int, passage: str, think: float = 0.0
 ) -> tuple[list[dict[str, Any]], float]:
     """Each session sends ``turns`` messages, each after its reply plus a think time drawn
     uniformly from [0.5, 1.5] x ``think`` (a student reading and typing); with ``think``
@@ -128,7 +130,15 @@ async def run_load(
     rng = random.Random(42)
     limits = httpx.Limits(max_connections=sessions + 10, max_keepalive_connections=sessions + 10)
     headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=120) as c:
+    bases = [base] if isinstance(base, str) else base
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=b, headers=headers, limits=limits, timeout=120)
+            )
+            for b in bases
+        ]  # session i talks to worker i % N: a round-robin load balancer
+        c = clients[0]
         ids = []
         for i in range(sessions):
             r = await c.post(
@@ -151,7 +161,8 @@ async def run_load(
                 start = time.perf_counter()
                 timing: dict[str, float] = {}
                 try:
-                    r = await c.post(f"/v1/sessions/{sid}/messages", json={"text": text})
+                    cl = clients[i % len(clients)]
+                    r = await cl.post(f"/v1/sessions/{sid}/messages", json={"text": text})
                     status = r.status_code
                     for part in r.headers.get("server-timing", "").split(","):
                         name, _, dur = part.strip().partition(";dur=")
@@ -181,33 +192,50 @@ def main() -> None:
     ap.add_argument(
         "--passage", default="lighthouse-keeper", help="a shipped passage of typical length"
     )
+    ap.add_argument("--workers", type=int, default=1, help="readloom serve processes")
+    ap.add_argument("--database-url", default=None, help="postgresql://… shared by workers")
+    ap.add_argument("--redis-url", default=None, help="redis://… shared by workers")
     ap.add_argument("--json", type=Path, default=None, help="also write the report here")
     args = ap.parse_args()
 
+    if args.workers > 1 and not args.database_url:
+        raise SystemExit("--workers > 1 needs --database-url (Postgres) and --redis-url")
     home = Path(tempfile.mkdtemp(prefix="readloom-bench-"))
-    settings = Settings(home=home)
+    settings = Settings(home=home, database_url=args.database_url)
     migrate(settings)
     key = asyncio.run(mint_key(settings))
-    with BenchProvider(args.delay) as fake:
-        env = {
-            **os.environ, "READLOOM_HOME": str(home), "READLOOM_PROVIDERS": "openai,offline",
-            "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "bench-key",
-        }  # fmt: skip  # every limit at its default: what a district gets
+    from readloom.guardrails.vault import KEY_FILE, load_or_create_key
+
+    load_or_create_key(home)  # one vault key for every worker
+    with BenchProvider(args.delay) as fake, contextlib.ExitStack() as stack:
+        servers = []
         try:
-            with running_server(home, env) as server:
-                base = server.base_url
-                headers = {"Authorization": f"Bearer {key}"}
-                passage = httpx.get(f"{base}/v1/passages/{args.passage}", headers=headers).json()
-                # warm-up: one session, two turns (first-call costs are not load)
-                asyncio.run(run_load(base, key, 1, 2, passage["passage_id"]))
-                fake.requests.clear()
-                cpu0 = cpu_seconds(server.pid)
-                results, wall = asyncio.run(
-                    run_load(
-                        base, key, args.sessions, args.turns, passage["passage_id"], args.think
-                    )
-                )
-                server_cpu = cpu_seconds(server.pid) - cpu0
+            for w in range(args.workers):
+                whome = home if w == 0 else home / f"worker-{w}"
+                if w:
+                    whome.mkdir()
+                    shutil.copy2(home / KEY_FILE, whome / KEY_FILE)
+                env = {
+                    **os.environ, "READLOOM_HOME": str(whome),
+                    "READLOOM_PROVIDERS": "openai,offline",
+                    "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "bench-key",
+                    **({"READLOOM_DATABASE_URL": args.database_url} if args.database_url else {}),
+                    **({"READLOOM_REDIS_URL": args.redis_url} if args.redis_url else {}),
+                }  # fmt: skip  # every limit at its default: what a district gets
+                servers.append(stack.enter_context(running_server(whome, env)))
+            server = servers[0]
+            base = server.base_url
+            bases = [s.base_url for s in servers]
+            headers = {"Authorization": f"Bearer {key}"}
+            passage = httpx.get(f"{base}/v1/passages/{args.passage}", headers=headers).json()
+            # warm-up: one session, two turns (first-call costs are not load)
+            asyncio.run(run_load(bases, key, len(bases), 2, passage["passage_id"]))
+            fake.requests.clear()
+            cpu0 = sum(cpu_seconds(s.pid) for s in servers)
+            results, wall = asyncio.run(
+                run_load(bases, key, args.sessions, args.turns, passage["passage_id"], args.think)
+            )
+            server_cpu = sum(cpu_seconds(s.pid) for s in servers) - cpu0
         except ServerExited as exc:
             raise SystemExit(str(exc)) from None
 
@@ -233,6 +261,7 @@ def main() -> None:
     api_added = [r["latency"] * 1000 - r["timing"]["turn"] for r, _ in timed]
     record_ms = [r["timing"].get("record", 0.0) for r, _ in timed]
     report = {
+        "workers": args.workers,
         "sessions": args.sessions,
         "turns_per_session": args.turns,
         "provider_delay_ms": args.delay * 1000,

@@ -117,6 +117,25 @@ class UsageLedger:
             result = conn.execute(select(_T).where(_T.c.tenant == tenant).order_by(_T.c.id))
             return [dict(r._mapping) for r in result]
 
+    def grouped(
+        self, *, since_ts: float | None, until_ts: float | None, tenant: str | None
+    ) -> list[tuple[Any, ...]]:
+        """(tenant, provider, month, student_id, calls, cached, input, output, cost) per
+        group, for cost reports (``observability/cost.py``)."""
+        stmt = select(
+            _T.c.tenant, _T.c.provider, _T.c.month, _T.c.student_id, func.count(),
+            func.coalesce(func.sum(_T.c.cached), 0), func.coalesce(func.sum(_T.c.input_tokens), 0),
+            func.coalesce(func.sum(_T.c.output_tokens), 0), func.coalesce(func.sum(_T.c.cost_usd), 0),
+        ).group_by(_T.c.tenant, _T.c.provider, _T.c.month, _T.c.student_id)  # fmt: skip
+        if since_ts is not None:
+            stmt = stmt.where(_T.c.ts >= since_ts)
+        if until_ts is not None:
+            stmt = stmt.where(_T.c.ts < until_ts)
+        if tenant is not None:
+            stmt = stmt.where(_T.c.tenant == tenant)
+        with self._db.read() as conn:
+            return [tuple(r) for r in conn.execute(stmt)]
+
     def forget_student(
         self, tenant: str, student_ids: list[str], *, conn: Connection | None = None
     ) -> int:

@@ -2,8 +2,9 @@
 the product's targets (``settings.target_cost_per_student_month``,
 ``settings.target_cost_per_1k_requests``).
 
-Read from the usage ledger (``llm/usage.py``: one row per gate call, cached calls at $0),
-opened read-only. Definitions, so the numbers can be checked by hand:
+Read from the usage ledger (``llm/usage.py``: one row per gate call, cached calls at $0)
+through ``UsageLedger.grouped`` (the one database, SQLite or Postgres). Definitions, so the
+numbers can be checked by hand:
 
 - a *request* is one ML inference request through the gate (one ledger row, cached or not);
 - a *student-month* is one student with at least one request in a calendar month (UTC);
@@ -17,7 +18,6 @@ Student ids are only ever counted, never shown.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -65,29 +65,14 @@ def _ts(day: date) -> float:
     return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
 
 
-def _rows(path: Path, since: date | None, until: date | None, tenant: str | None) -> list[tuple]:
-    where, args = [], []
-    if since is not None:
-        where.append("ts >= ?")
-        args.append(_ts(since))
-    if until is not None:
-        where.append("ts < ?")
-        args.append(_ts(until))
-    if tenant is not None:
-        where.append("tenant = ?")
-        args.append(tenant)
-    sql = (
-        "SELECT tenant, provider, month, student_id, COUNT(*), COALESCE(SUM(cached), 0),"
-        " COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),"
-        " COALESCE(SUM(cost_usd), 0) FROM llm_usage"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + " GROUP BY tenant, provider, month, student_id"
+def _rows(
+    ledger: UsageLedger, since: date | None, until: date | None, tenant: str | None
+) -> list[tuple]:
+    return ledger.grouped(
+        since_ts=_ts(since) if since is not None else None,
+        until_ts=_ts(until) if until is not None else None,
+        tenant=tenant,
     )
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
 
 
 def _finish(line: CostLine, settings: Settings) -> None:
@@ -120,8 +105,8 @@ def cost_report(
     tenant: str | None = None,
     ledger_path: Path | None = None,
 ) -> CostReport:
-    path = ledger_path or _ledger_path(settings)
-    rows = _rows(path, since, until, tenant) if path.exists() else []
+    ledger = UsageLedger(ledger_path) if ledger_path is not None else UsageLedger(settings)
+    rows = _rows(ledger, since, until, tenant)
     report = CostReport(
         since=since,
         until=until,
@@ -156,14 +141,6 @@ def cost_report(
     report.total.student_months = sum(t.student_months for t in report.tenants)
     _finish(report.total, settings)
     return report
-
-
-def _ledger_path(settings: Settings) -> Path:
-    ledger = UsageLedger.from_settings(settings)  # the ledger owns its file name
-    try:
-        return ledger.path
-    finally:
-        ledger.close()
 
 
 def _money(value: float | None) -> str:
