@@ -24,13 +24,13 @@ def register(group: click.Group) -> None:
 @click.option("--demo", is_flag=True, help="Local demo tenant with a teacher, a student and pages.")
 def serve(host: str, port: int, log_level: str, demo: bool) -> None:
     """Run the HTTP API and the student/teacher pages (migrations run at start)."""
+    sock = _listen(host, port)  # first: a taken port is said at once, before any loading
     import uvicorn
 
     from readloom.api.app import create_app
     from readloom.storage.db import migrate
 
     settings = get_settings()
-    sock = _listen(host, port)  # first: a taken port is said at once, before any loading
     migrate(settings)
     app = create_app(settings)
     if demo:
