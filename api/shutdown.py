@@ -39,7 +39,7 @@ import uvicorn
 log = logging.getLogger("readloom.api.shutdown")
 
 CLEANUP_BUDGET_S = 3.0  # background work, stores and pools, after the grace period
-WATCHDOG_SLACK_S = 4.0  # the process ends at grace + this, whatever still runs
+WATCHDOG_SLACK_S = 3.0  # the process ends at grace + this, whatever still runs
 _WATCHDOG_AT: list[float] = []  # when this process's watchdog fires (monotonic), once armed
 
 
@@ -106,6 +106,22 @@ class GracefulServer(uvicorn.Server):
             finally:
                 self._captured_signals.clear()
 
+    def run(self, sockets: Any = None) -> None:
+        """``uvicorn.Server.run`` without ``asyncio.run``'s unbounded clean-up: that waits
+        for every task left and then joins the default executor's threads, one of which
+        can still be parsing a passage for a request cut at the grace limit (seen holding
+        an exit past the watchdog). Left-over tasks get the clean-up budget; threads are
+        left to the process exit."""
+        factory = self.config.get_loop_factory()
+        loop = factory() if factory is not None else asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self.serve(sockets))
+        finally:
+            try:
+                _cancel_left_over(loop, cleanup_deadline())
+            finally:
+                loop.close()  # the executor shuts down without waiting for its threads
+
     async def serve(self, sockets: Any = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
@@ -165,6 +181,16 @@ def exit_process(code: int = 0, *, flush_s: float = 2.0) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _cancel_left_over(loop: asyncio.AbstractEventLoop, deadline: Deadline) -> None:
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in tasks:
+        t.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.wait(tasks, timeout=deadline.remaining()))
+    with contextlib.suppress(Exception):
+        loop.run_until_complete(asyncio.wait_for(loop.shutdown_asyncgens(), 0.5))
 
 
 def _thread_names() -> str:
