@@ -39,7 +39,7 @@ from readloom.api.routes import (
 )
 from readloom.api.runtime import Runtime
 from readloom.api.schemas import PassagesIn, Problem
-from readloom.api.shutdown import CLEANUP_BUDGET_S, Deadline, bounded, cancel_and_wait
+from readloom.api.shutdown import bounded, cancel_and_wait, cleanup_deadline
 from readloom.api.web import register_web
 from readloom.observability import instrument_app
 from readloom.service.outbox import OutboxWorker, url_policy
@@ -146,7 +146,7 @@ async def _shutdown(
     then the heartbeat, the stores and, last, the database pools. Requests still open
     were given ``shutdown_grace_s`` by uvicorn before this runs."""
     rt.draining = True
-    deadline = Deadline(CLEANUP_BUDGET_S)
+    deadline = cleanup_deadline()
     await bounded("loader", lambda: cancel_and_wait([rt.loader]), deadline)
     if rt.jobs is not None:
         await bounded("jobs", rt.jobs.stop, deadline)

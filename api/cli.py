@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import click
 
@@ -23,6 +24,7 @@ def register(group: click.Group) -> None:
 @click.option("--demo", is_flag=True, help="Local demo tenant with a teacher, a student and pages.")
 def serve(host: str, port: int, log_level: str, demo: bool) -> None:
     """Run the HTTP API and the student/teacher pages (migrations run at start)."""
+    sock = _listen(host, port)  # first: a taken port is said at once, before any loading
     import uvicorn
 
     from readloom.api.app import create_app
@@ -47,8 +49,25 @@ def serve(host: str, port: int, log_level: str, demo: bool) -> None:
         app, host=host, port=port, log_level=log_level, access_log=False,
         timeout_graceful_shutdown=settings.shutdown_grace_s, log_config=None,  # type: ignore[arg-type]
     )  # fmt: skip
-    GracefulServer(config, grace_s=settings.shutdown_grace_s, on_drain=drain).run()
+    GracefulServer(config, grace_s=settings.shutdown_grace_s, on_drain=drain).run([sock])
     exit_process(0)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a taken port is one clear message."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}): another program, perhaps "
+            f"another `readloom serve`, is using it. Stop it, or choose another port with "
+            f"--port {port + 1}."
+        ) from None
+    return sock
 
 
 @click.group()

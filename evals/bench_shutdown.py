@@ -89,7 +89,7 @@ def main() -> None:
                 runs.append(r)
                 print(
                     f"run {i + 1}/{args.runs}: exit {r['exit_s']} s in_bound={r['in_bound']} "
-                    f"watchdog={r['watchdog']} problems={len(r['problems'])}",
+                    f"watchdog={r['watchdog']} problems={r['problems']}",
                     file=sys.stderr, flush=True,
                 )  # fmt: skip
     finally:

@@ -103,13 +103,22 @@ class Server:
 class ThreadServer:
     """uvicorn in a background thread of the test process."""
 
-    def __init__(self, app: Any, port: int):
+    def __init__(self, app: Any):
         import uvicorn
 
+        # Bound here and handed to uvicorn: no window in which another process (or test)
+        # can take the port between choosing it and listening on it.
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            )
         )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
 
     def start(self) -> None:
         self.thread.start()
@@ -117,6 +126,7 @@ class ThreadServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        self.sock.close()
 
 
 def start_thread_server(
@@ -124,10 +134,9 @@ def start_thread_server(
 ) -> tuple[ThreadServer, str]:
     from readloom.api.app import create_app
 
-    port = free_port()
-    ts = ThreadServer(create_app(settings, config=config, services=services), port)
+    ts = ThreadServer(create_app(settings, config=config, services=services))
     ts.start()
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{ts.port}"
     wait_ready(base)
     return ts, base
 

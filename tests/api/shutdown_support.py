@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -429,6 +430,7 @@ async def _check(mix: Mix) -> list[str]:
         ServerInstance,
         TutoringSession,
         WebhookDelivery,
+        utcnow,
     )
 
     problems: list[str] = []
@@ -449,7 +451,7 @@ async def _check(mix: Mix) -> list[str]:
             for d in deliveries:
                 if d.status == "delivered" and d.id not in received:
                     problems.append(f"delivery {d.id} marked delivered, never received")
-                if d.status == "pending" and d.locked_until is not None:
+                if d.status == "pending" and d.locked_until and d.locked_until > utcnow():
                     problems.append(f"delivery {d.id} still leased by a stopped server")
             n_sessions = len(list((await s.execute(select(TutoringSession.id))).scalars()))
             if n_sessions == 0:
@@ -458,7 +460,14 @@ async def _check(mix: Mix) -> list[str]:
             for sid, n in Counter(mix.acked_turns).items():
                 if stored[sid] < n:
                     problems.append(f"session {sid}: {n} turns answered, {stored[sid]} stored")
-            live = list((await s.execute(select(ServerInstance.id))).scalars())
+            recent = utcnow() - timedelta(seconds=20)  # a server silent this long is dead
+            live = list(
+                (
+                    await s.execute(
+                        select(ServerInstance.id).where(ServerInstance.heartbeat_at > recent)
+                    )
+                ).scalars()
+            )
             if live:
                 problems.append(f"server instance rows left behind: {live}")
             for r in (await s.execute(select(IdempotencyRecord))).scalars():

@@ -72,3 +72,17 @@ def test_keys_create_refuses_bad_input() -> None:
     assert r.exit_code != 0 and "tenant" in r.output
     r = runner.invoke(_group(), ["keys", "create", "--tenant", "t", "--role", "root"])
     assert r.exit_code != 0
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = CliRunner().invoke(_group(), ["serve", "--port", str(port)])
+    assert out.exit_code == 1, out.output
+    (line,) = out.output.strip().splitlines()
+    assert f"cannot listen on 127.0.0.1:{port}" in line and f"--port {port + 1}" in line
+    assert "Traceback" not in out.output

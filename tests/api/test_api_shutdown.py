@@ -74,14 +74,21 @@ TINY_APP = textwrap.dedent(
             await asyncio.shield(asyncio.get_running_loop().create_future())
 
     app = FastAPI(lifespan=lifespan)
+    arrived = []
+
+    @app.get("/arrived")
+    async def count():
+        return {"n": len(arrived)}
 
     @app.get("/slow")
     async def slow():
+        arrived.append(1)
         await asyncio.sleep(60)
         return {"ok": True}
 
     @app.get("/quick")
     async def quick():
+        arrived.append(1)
         await asyncio.sleep(0.5)
         return {"ok": True}
 
@@ -108,7 +115,7 @@ def _tiny(tmp_path: Path, grace: float, mode: str) -> tuple[subprocess.Popen[byt
     base = f"http://127.0.0.1:{port}"
     for _ in range(200):  # bounded: 20 s
         try:
-            httpx.get(base + "/docs", timeout=1)
+            httpx.get(base + "/arrived", timeout=1)
             return proc, base, log
         except httpx.HTTPError:
             time.sleep(0.1)
@@ -127,11 +134,15 @@ def _in_flight(base: str, path: str) -> dict[str, object]:
         except httpx.HTTPError as exc:
             out["error"] = type(exc).__name__
 
+    before = httpx.get(base + "/arrived", timeout=5).json()["n"]
     t = threading.Thread(target=go, daemon=True)
     t.start()
     out["thread"] = t
-    time.sleep(0.2)
-    return out
+    for _ in range(100):  # bounded: until the server has the request (at most 10 s)
+        if httpx.get(base + "/arrived", timeout=5).json()["n"] > before:
+            return out
+        time.sleep(0.1)
+    raise TimeoutError("the request never reached the server")
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> float | None:

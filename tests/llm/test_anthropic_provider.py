@@ -113,12 +113,12 @@ async def test_429_carries_retry_after(settings_for):
 
 
 async def test_hung_socket_times_out(settings_for):
-    with fake_anthropic_server([Reply.hang(5)]) as srv:
+    with fake_anthropic_server([Reply.hang(30)]) as srv:
         p = AnthropicProvider(settings_for(anthropic=srv, llm_timeout_s=0.3))
         start = time.monotonic()
         with pytest.raises(ProviderError) as info:
             await p.complete(request())
-    assert info.value.kind == "timeout" and time.monotonic() - start < 2.0
+    assert info.value.kind == "timeout" and time.monotonic() - start < 5.0
 
 
 @pytest.mark.parametrize(

@@ -117,14 +117,14 @@ async def test_429_carries_retry_after(settings_for, header, seconds):
 
 
 async def test_hung_socket_times_out_within_the_timeout(settings_for):
-    with fake_openai_server([Reply.hang(5)]) as srv:
+    with fake_openai_server([Reply.hang(30)]) as srv:
         p = OpenAIProvider(settings_for(openai=srv, llm_timeout_s=0.3))
         start = time.monotonic()
         with pytest.raises(ProviderError) as info:
             await p.complete(request())
         elapsed = time.monotonic() - start
     assert info.value.kind == "timeout" and info.value.retryable
-    assert elapsed < 2.0
+    assert elapsed < 5.0  # the 0.3 s timeout with room for a busy machine, not the hang
 
 
 async def test_connection_refused(settings_for):

@@ -23,6 +23,9 @@ from readloom.llm.registry import build_providers
 from readloom.llm.router import FailoverRouter
 
 ANSWER = "Tobias kept the light burning all night."
+# A hung provider costs its 0.25 s timeout, not the hang: the bound leaves room for a
+# busy machine (a shared CI runner) and is still far below the 10-30 s the fakes hang.
+BOUNDED_S = 5.0
 
 
 class Plan(BaseModel):
@@ -129,7 +132,7 @@ async def test_non_retryable_errors_fail_over_without_retry(settings_for, fault,
 
 async def test_hung_primary_times_out_then_fails_over_in_bounded_time(settings_for):
     with (
-        fake_openai_server(default=Reply.hang(5)) as oai,
+        fake_openai_server(default=Reply.hang(30)) as oai,
         fake_anthropic_server([Reply.ok(ANSWER)]) as ant,
     ):
         r = router(settings_for(openai=oai, anthropic=ant, llm_timeout_s=0.25))
@@ -141,7 +144,7 @@ async def test_hung_primary_times_out_then_fails_over_in_bounded_time(settings_f
     assert routed.trace.failures == ["openai:timeout"]
     assert routed.trace.fallback_reasons == ["openai:timeout"]
     assert len(oai.requests) == 1
-    assert elapsed < 0.25 + 1.0
+    assert elapsed < BOUNDED_S  # the timeout, not the 30 s hang
 
 
 async def test_fast_timeouts_are_retried_within_the_window(settings_for):
@@ -309,7 +312,7 @@ async def test_stream_cut_after_tokens_resets_and_streams_the_next_tier(settings
 
 async def test_stream_hung_before_first_token_times_out_and_fails_over(settings_for):
     with (
-        fake_openai_server(default=Reply.ok(ANSWER, chunk_delay_s=5)) as oai,
+        fake_openai_server(default=Reply.ok(ANSWER, chunk_delay_s=30)) as oai,
         fake_anthropic_server([Reply.ok(ANSWER)]) as ant,
     ):
         r = router(settings_for(openai=oai, anthropic=ant, llm_timeout_s=0.25))
@@ -318,7 +321,7 @@ async def test_stream_hung_before_first_token_times_out_and_fails_over(settings_
         elapsed = time.monotonic() - start
     assert shown == ANSWER and "reset" not in [ev["type"] for ev in events]
     assert len(oai.requests) == 1 and events[-1]["result"].provider == "anthropic"
-    assert elapsed < 0.25 + 1.0
+    assert elapsed < BOUNDED_S  # the timeout, not the 30 s hang
 
 
 async def test_stream_stalled_after_tokens_times_out_resets_and_fails_over(settings_for):
@@ -332,7 +335,7 @@ async def test_stream_stalled_after_tokens_times_out_resets_and_fails_over(setti
         elapsed = time.monotonic() - start
     assert [ev["type"] for ev in events][:3] == ["token", "token", "reset"]
     assert shown == ANSWER and len(oai.requests) == 1
-    assert elapsed < 1.5
+    assert elapsed < BOUNDED_S  # the timeout, not the 10 s stall
 
 
 async def test_stream_cut_with_no_tier_left_resets_then_fails(settings_for):

@@ -39,12 +39,18 @@ class WebServer:
         import uvicorn
 
         self.app = app
-        self.port = free_port()
+        # Bound here and handed to uvicorn: no window in which another process (or test)
+        # can take the port between choosing it and listening on it.
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
 
     def start(self, timeout_s: float = 300.0) -> WebServer:
         self.thread.start()
@@ -64,6 +70,7 @@ class WebServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        self.sock.close()
 
 
 def make_server(settings: Any, services: Any, **web_config: Any) -> WebServer:
