@@ -226,10 +226,12 @@ def _echo_summary(report: Report, echo: Callable[[str], None]) -> None:
             why = "regressed" if row.status == "pass" else row.status
             echo(f"eval: {why}: {row.key} = {row.value} (threshold {row.threshold}, "
                  f"baseline {row.baseline})")  # fmt: skip
+        elif row.status == "open":
+            echo(f"eval: open goal: {row.key} = {row.value} (goal {row.threshold}; {row.note})")
     s = report.summary
     echo(
         f"eval: {'PASS' if s.exit_code == 0 else 'FAIL'}: {s.passed} passed, {s.failed} failed, "
-        f"{s.missing} missing, {s.regressed} regressed, {s.skipped} skipped"
+        f"{s.open} open goal(s), {s.missing} missing, {s.regressed} regressed, {s.skipped} skipped"
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Status = Literal["pass", "fail", "skipped", "info", "missing", "error"]
+Status = Literal["pass", "fail", "open", "skipped", "info", "missing", "error"]
 Direction = Literal["higher", "lower"]
 
 
@@ -67,6 +67,11 @@ class Threshold(BaseModel):
         default=0.0, ge=0.0, description="How much worse than the baseline a value may get"
     )
     description: str = ""
+    open_issue: int | None = Field(
+        default=None,
+        description="The goal of an open issue that is not met yet: a miss is reported as "
+        "'open' on every run and does not fail it. Never set on a bar that already gated.",
+    )
 
 
 class MetricRow(BaseModel):
@@ -107,6 +112,7 @@ class SuiteRecord(BaseModel):
 class Summary(BaseModel):
     passed: int = 0
     failed: int = 0
+    open: int = 0  # goals of open issues not met yet (reported, not failing)
     missing: int = 0
     regressed: int = 0
     skipped: int = 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from evalkit.model import MetricRow, Report
 
-_MARK = {"pass": "pass", "fail": "**FAIL**", "missing": "**MISSING**", "error": "**ERROR**",
+_MARK = {"pass": "pass", "fail": "**FAIL**", "open": "open goal", "missing": "**MISSING**", "error": "**ERROR**",
          "skipped": "skipped", "info": "info"}  # fmt: skip
 
 
@@ -55,7 +55,7 @@ def render_markdown(report: Report) -> str:
     lines = [
         "# readloom eval report",
         "",
-        f"**{verdict}** (exit {s.exit_code}): {s.passed} passed, {s.failed} failed, "
+        f"**{verdict}** (exit {s.exit_code}): {s.passed} passed, {s.failed} failed, {s.open} open goal(s), "
         f"{s.missing} missing, {s.regressed} regressed, {s.skipped} skipped, {s.info} informational, "
         f"{s.suite_errors} suite error(s). Run took {report.seconds:.0f} s "
         f"({report.cpu_seconds or 0:.0f} s CPU{_setup(report.setup)}).",

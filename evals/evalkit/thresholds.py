@@ -111,7 +111,11 @@ def judge_suite(
             # Only an explicit reason makes a skip; a figure that came out empty is missing.
             row.status = "skipped" if m.skipped else ("missing" if t is not None else "info")
         elif t is not None:
-            row.status = "pass" if passes(m.value, t) else "fail"
+            row.status = "pass" if passes(m.value, t) else ("open" if t.open_issue else "fail")
+            if row.status == "open":
+                row.note = f"open goal of issue {t.open_issue}" + (
+                    f"; {row.note}" if row.note else ""
+                )
         base = baseline.get(row.key)
         if m.value is not None and base is not None:
             row.baseline = base
@@ -144,6 +148,8 @@ def summarize(rows: list[MetricRow], suite_errors: int) -> Summary:
             s.passed += 1
         elif r.status == "fail":
             s.failed += 1
+        elif r.status == "open":
+            s.open += 1
         elif r.status in ("missing", "error"):
             s.missing += 1
         elif r.status == "skipped":

@@ -129,3 +129,21 @@ def test_shipped_thresholds_file_is_valid():
     assert set(loaded.suites) <= set(available_suites())
     assert loaded.suites["tutor"]["answer_leak_rate"].threshold == 0.0
     assert loaded.suites["questions"]["answerability"].threshold == 1.0
+
+
+def test_open_goal_is_reported_but_does_not_fail_and_a_met_one_passes():
+    goal = Threshold(threshold=0.05, direction="lower", open_issue=18)
+    rows = _row([Metric(name="missed", value=0.06), Metric(name="met", value=0.04)],
+                {"missed": goal, "met": goal})  # fmt: skip
+    assert rows["missed"].status == "open"
+    assert "issue 18" in rows["missed"].note
+    assert rows["met"].status == "pass"
+    s = summarize(list(rows.values()), 0)
+    assert (s.open, s.failed, s.passed, s.exit_code) == (1, 0, 1, 0)
+
+
+def test_open_goal_still_fails_the_run_when_it_regresses():
+    goal = Threshold(threshold=0.05, direction="lower", open_issue=18)
+    rows = _row([Metric(name="m", value=0.09)], {"m": goal}, baseline={"s.m": 0.06})
+    assert rows["m"].status == "open" and rows["m"].regressed
+    assert summarize(list(rows.values()), 0).exit_code == 1
