@@ -9,7 +9,7 @@ from spacy.tokens import Doc, Token
 
 from readloom.llm.offline.nlp import Sentence, is_person, is_placeholder, parse, passage_sentences
 from readloom.llm.offline.syntax import Clause, noun_phrase_ids, render, subject_of
-from readloom.state import QuestionType
+from readloom.state import QuestionLevel, QuestionType
 
 _QUOTE_CHARS = ('"', "“", "”")
 _LOOKBACK = 3
@@ -24,6 +24,7 @@ class Candidate:
     answer: str
     sentence: int
     score: float
+    level: QuestionLevel = "literal"
 
 
 @dataclass
