@@ -114,40 +114,101 @@ def passages(grade: int | None, fmt: str) -> None:
 
 
 @main.command()
-@click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--passage-id")
+@click.option("--file", "files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A passage file; repeat for a batch.")  # fmt: skip
+@click.option("--passage-id", "passage_ids", multiple=True, help="A stored passage; repeatable.")
+@click.option("--jsonl", "jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='Passages, one JSON object a line: {"text": …, "title": …, "grade": …} '
+                   'or {"passage_id": …}.')  # fmt: skip
 @click.option("--count", default=5, show_default=True, type=click.IntRange(1, 50))
 @click.option("--grade", type=click.IntRange(1, 12), help="Target grade (default: the passage's).")
-@click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True)
+@click.option("--types", help="Comma-separated question types, e.g. feeling,prediction,vocabulary.")
+@click.option("--choices", is_flag=True, help="Multiple choice: three distractors per question.")
+@click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True,
+              help="json: one object per passage per line, in input order.")  # fmt: skip
 @_clean_errors
 def questions(
-    file: Path | None, passage_id: str | None, count: int, grade: int | None, fmt: str
-) -> None:
+    files: tuple[Path, ...], passage_ids: tuple[str, ...], jsonl: Path | None, count: int,
+    grade: int | None, types: str | None, choices: bool, fmt: str,
+) -> None:  # fmt: skip
     """Generate comprehension questions, each with its answer and evidence sentence."""
+    from readloom.service.question_batch import BatchItem, read_jsonl, run_batch
 
-    async def run() -> Any:
+    wanted = _question_types(types)
+    items = [BatchItem(source=str(f), file=f) for f in files]
+    items += [BatchItem(source=p, request={"passage_id": p}) for p in passage_ids]
+    items += read_jsonl(jsonl) if jsonl else []
+    if not items:
+        raise click.UsageError(
+            "give --file PATH, --passage-id ID (see `readloom passages`) or --jsonl PATH"
+        )
+    failed = 0
+
+    async def run() -> None:
+        nonlocal failed
+        bar = click.progressbar(length=len(items), label="passages", file=sys.stderr)
+        show = len(items) > 1
         async with _app() as app:
-            pid = _passage_from_options(app, file, passage_id, grade)
-            return app.services.store.get(pid), await app.generate_questions(
-                passage_id=pid, count=count, grade=grade
-            )
+            if show:
+                bar.__enter__()
+            try:
+                async for res in run_batch(
+                    app, items, count=count, grade=grade, types=wanted, choices=choices,
+                    resolve_file=lambda a, f: _passage_from_options(a, f, None, grade),
+                    on_done=(lambda: bar.update(1)) if show else None,
+                ):  # fmt: skip
+                    failed += res.error is not None
+                    _print_questions(res, fmt)
+            finally:
+                if show:
+                    bar.__exit__(None, None, None)
 
-    passage, result = asyncio.run(run())
+    asyncio.run(run())
+    if failed:
+        if len(items) == 1:
+            raise SystemExit(1)  # the one-line reason is already on stderr
+        raise click.ClickException(f"{failed} of {len(items)} passage(s) gave no questions")
+
+
+def _question_types(types: str | None) -> list[str] | None:
+    import typing
+
+    from readloom.state import QuestionType
+
+    if not types:
+        return None
+    known = typing.get_args(QuestionType)
+    wanted = [t.strip().replace(" ", "_").replace("-", "_") for t in types.split(",") if t.strip()]
+    unknown = [t for t in wanted if t not in known]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown type(s) {', '.join(unknown)}; choose from {', '.join(known)}",
+            param_hint="--types",
+        )
+    return wanted
+
+
+def _print_questions(res: Any, fmt: str) -> None:
+    if res.note:
+        click.echo(f"{res.source}: {res.note}", err=True)
     if fmt == "json":
-        payload = {
-            "passage_id": result.passage_id,
-            "questions": [q.model_dump() for q in result.questions],
-            "provenance": result.provenance,
-        }
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(res.model_dump_json(exclude_none=True))
+        if res.error:
+            click.echo(f"{res.source}: {res.error}", err=True)
         return
-    click.echo(f"# {passage.title} (grade {passage.grade})\n")
-    for i, q in enumerate(result.questions, 1):
-        click.echo(f"{i}. {q.question}  [{q.type}, {q.skill}]")
-        click.echo(f"   Answer: {q.answer}")
-        click.echo(f'   Evidence: "{q.evidence}"\n')
-    prov = result.provenance
-    click.echo(f"_{prov.get('provider')} / {prov.get('model')} / {prov.get('prompt')}_")
+    if res.error and not res.questions:
+        click.echo(f"{res.source}: {res.error}", err=True)
+        return
+    click.echo(f"# {res.title} (grade {res.grade})\n")
+    for i, q in enumerate(res.questions, 1):
+        click.echo(f"{i}. {q['question']}  [{q['type']}, {q['level']}, {q['skill']}]")
+        for letter, option in zip("ABCD", q.get("choices") or [], strict=False):
+            click.echo(f"   {letter}. {option}")
+        click.echo(f"   Answer: {q['answer']}")
+        click.echo(f'   Evidence: "{q["evidence"]}"\n')
+    prov = res.provenance
+    click.echo(f"_{prov.get('provider')} / {prov.get('model')} / {prov.get('prompt')}_\n")
 
 
 # --- tutor ----------------------------------------------------------------------------

@@ -42,9 +42,9 @@ def main_idea(view: PassageView) -> Iterator[Candidate]:
     sents = [s for s in view.sentences if view.usable(s) and 5 <= len(s.text.split()) <= 40]
     if len(view.sentences) < _MIN_MAIN_IDEA or not sents:
         return
-    for s in _central(view, sents):
+    for s in _central(view, sents)[:4]:
         answer = _gist(view, s)
-        if answer:
+        if answer and len(answer.split()) < 0.8 * len(s.text.split()):  # condensed, not copied
             yield Candidate("main_idea", _main_idea_question(view), answer, s.index, 1.0,
                             "inference")  # fmt: skip
             return
@@ -76,7 +76,8 @@ def _gist(view: PassageView, s: Sentence) -> str | None:
     clause = analyse(root, drop=[c for c in root.children if c.dep_ in ("advcl", "parataxis")])
     if clause is None:
         return None
-    text = resolved(view, clause.ids)
+    subject = resolved(view, clause.subject_ids)
+    text = resolved(view, clause.ids, subject)
     if not text or len(text.split()) < 4:
         return None
     words = text.split()

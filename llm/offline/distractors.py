@@ -43,10 +43,14 @@ def pools(view: PassageView, cands: list[Candidate]) -> dict[str, list[str]]:
         "structure": list(_STRUCTURE_FILL),
         # answers of other questions on the same passage are the same shape as ours
         "action": _unique(
-            c.answer for c in cands if c.type in ("action", "outcome_resolution", "prediction",
-                                                  "sequence", "key_detail")  # fmt: skip
+            c.answer
+            for c in cands
+            if c.type
+            in ("action", "outcome_resolution", "prediction", "sequence", "key_detail")  # fmt: skip
         ),
-        "cause": _unique(c.answer for c in cands if c.type in ("causal_relationship", "cause_effect")),
+        "cause": _unique(
+            c.answer for c in cands if c.type in ("causal_relationship", "cause_effect")
+        ),
         "meaning": _unique(c.answer for c in cands if c.type == "vocabulary"),
         "gist": _unique(c.answer for c in cands if c.type in ("main_idea", "theme")),
         "place": _unique(c.answer for c in cands if c.type == "setting"),
@@ -58,21 +62,22 @@ def kind_of(cand: Candidate, view: PassageView) -> str:
         return "feeling"
     if cand.type == "character" and cand.question.startswith("What"):
         return "trait"
-    if cand.type in ("character", "who"):
-        return "person"
     if cand.type == "text_structure":
         return "structure"
     if cand.type == "vocabulary":
         return "meaning"
     if cand.type in ("main_idea", "theme"):
         return "gist"
-    if cand.type in ("causal_relationship", "cause_effect"):
-        return "cause"
-    if cand.type == "setting":
+    if cand.type == "setting" and not _is_clause(cand.answer, view):
         return "place"
-    if len(cand.answer.split()) <= 4 and cand.answer[:1].islower() is False:
-        return "thing"
-    return "action"
+    if _is_clause(cand.answer, view):
+        return "cause" if cand.type in ("causal_relationship", "cause_effect") else "action"
+    return "person" if cand.question.startswith("Who") else "thing"
+
+
+def _is_clause(text: str, view: PassageView) -> bool:
+    """'ran to the bird', 'the electricity went out' (a verb) vs 'a dark, angry gray'."""
+    return any(t.pos_ in ("VERB", "AUX") for t in parse(text, view.model, light=True))
 
 
 def choose(cand: Candidate, kind: str, pool: dict[str, list[str]], view: PassageView) -> list[str]:
@@ -80,7 +85,12 @@ def choose(cand: Candidate, kind: str, pool: dict[str, list[str]], view: Passage
     answer_words = set(content_lemmas(parse(cand.answer, view.model, light=True)))
     question_words = set(content_lemmas(parse(cand.question, view.model, light=True)))
     options = pool.get(kind, []) + (pool["action"] if kind in ("cause", "gist") else [])
+    clause = kind in ("action", "cause", "gist")
+    options = [
+        o for o in options if kind in ("meaning", "structure") or _is_clause(o, view) == clause
+    ]
     picked: list[str] = []
+    seen: list[set[str]] = []
     for text in options:
         low = text.lower().strip(" .")
         if low == cand.answer.lower().strip(" .") or any(low == p.lower() for p in picked):
@@ -88,6 +98,9 @@ def choose(cand: Candidate, kind: str, pool: dict[str, list[str]], view: Passage
         words = set(content_lemmas(parse(text, view.model, light=True)))
         if words & answer_words or (words and words <= question_words):
             continue  # a paraphrase of the answer, or a piece of the question
+        if any(words == other for other in seen):
+            continue  # "looked happy" and "she looked happy" are one option
+        seen.append(words)
         if abs(len(text.split()) - len(cand.answer.split())) > max(4, len(cand.answer.split())):
             continue
         picked.append(text)

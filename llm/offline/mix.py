@@ -37,8 +37,8 @@ SKILLS: dict[QuestionType, str] = {
 }
 
 NARRATIVE: tuple[QuestionType, ...] = (
-    "action", "causal_relationship", "feeling", "character", "outcome_resolution", "vocabulary",
-    "setting", "prediction", "main_idea", "theme",
+    "action", "causal_relationship", "feeling", "character", "vocabulary", "main_idea",
+    "outcome_resolution", "prediction", "setting", "theme",
 )  # fmt: skip
 INFORMATIONAL: tuple[QuestionType, ...] = (
     "key_detail", "cause_effect", "vocabulary", "sequence", "main_idea", "text_structure",

@@ -82,9 +82,7 @@ def traits(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     subj = subject_of(root)
     if subj is None or not view.is_person(subj) and subj.pos_ != "PRON":
         return
-    adjs = [
-        c for c in root.children if c.dep_ == "acomp" and c.lemma_.lower() in TRAITS
-    ] + [
+    adjs = [c for c in root.children if c.dep_ == "acomp" and c.lemma_.lower() in TRAITS] + [
         a
         for c in root.children
         if c.dep_ == "attr"
@@ -123,19 +121,21 @@ def reactions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     if advcl is None:
         return
     mark = next(m for m in advcl.children if m.dep_ == "mark")
-    event = resolved(view, subtree_ids(advcl) - {mark.i})
+    event = resolved(view, {i for i in subtree_ids(advcl) if i > mark.i})  # not "just as"
     if not event or len(event.split()) > _MAX_EVENT_WORDS:
         return
     clause = analyse(root, drop=[advcl], within={t.i for t in s.span})
     if clause is None:
         return
-    rest = resolved(view, clause.ids - clause.subject_ids)
+    who = _person(view, root)
+    rest = resolved(view, clause.ids - clause.subject_ids, who)
     if not rest or len(rest.split()) < 2:
         return
-    who = _person(view, root)
     rel = mark.lower_
     if who is not None and root.lemma_ not in _SPEECH:
         question = f"What did {who} do {rel} {event}?"
+        if len(question.split()) > view.max_question_words + 4:
+            return
         yield Candidate("action", question, rest, s.index, 0.9)
     elif who is None:
         subj = resolved(view, clause.subject_ids)
@@ -163,12 +163,14 @@ def predictions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     nclause = analyse(nroot, drop=[c for c in nroot.children if c.dep_ == "advcl"])
     if clause is None or nclause is None:
         return
-    rest = resolved(view, clause.ids - clause.subject_ids)
-    answer = resolved(view, nclause.ids - nclause.subject_ids)
+    rest = resolved(view, clause.ids - clause.subject_ids, who)
+    answer = resolved(view, nclause.ids - nclause.subject_ids, who)
     if not rest or not answer or len(rest.split()) > _MAX_EVENT_WORDS or len(answer.split()) < 2:
         return
     event = f"{who} {rest}"
     question = f"After {event}, what do you think {who} will do next?"
+    if len(question.split()) > view.max_question_words + 4:
+        return
     yield Candidate("prediction", question, answer, nxt.index, 0.6, "inference")
 
 
@@ -228,9 +230,7 @@ def _cause_before(view: PassageView, s: Sentence) -> tuple[str, int] | None:
 
 
 def _with_conj(tok: Token) -> set[int]:
-    return {t.i for t in _conj_tokens(tok)} | {
-        c.i for c in tok.children if c.dep_ == "cc"
-    }
+    return {t.i for t in _conj_tokens(tok)} | {c.i for c in tok.children if c.dep_ == "cc"}
 
 
 def _conj_tokens(tok: Token) -> list[Token]:

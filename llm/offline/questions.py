@@ -35,7 +35,7 @@ from readloom.state import Question, QuestionSet, QuestionType
 
 _DUPLICATE_OVERLAP = 0.8
 MAX_COUNT = 50
-MIN_SENTENCES = 2  # one sentence cannot carry a set of questions with distinct evidence
+MIN_SENTENCES = 3  # fewer cannot carry a set of questions with distinct evidence
 _STORY_LABELS: dict[str, QuestionType] = {
     "who": "character", "what": "action", "where": "setting", "when": "setting",
     "why": "causal_relationship", "sequence": "outcome_resolution",
@@ -46,18 +46,8 @@ _PROSE_LABELS: dict[str, QuestionType] = {
     "setting": "key_detail", "causal_relationship": "cause_effect",
     "outcome_resolution": "sequence",
 }  # fmt: skip
+_PRONOUN_WORD = re.compile(r"\b(?:he|she|it|they|him|her|them|his|its|their|this|these)\b", re.I)
 _FIRST_SECOND = re.compile(r"\b(?:I|me|my|we|us|our)\b|\byou(?:r)?\b(?! think)")
-
-
-class TooShort(ValueError):
-    """The passage has fewer sentences than a question set needs."""
-
-    def __init__(self, sentences: int) -> None:
-        super().__init__(
-            f"the text has {sentences} sentence(s); questions need at least {MIN_SENTENCES} "
-            "sentences (a paragraph or more works best)"
-        )
-        self.sentences = sentences
 
 
 def sentence_count(passage_text: str, model: str = DEFAULT_MODEL) -> int:
@@ -75,6 +65,8 @@ def generate_questions(
     if count == 0 or not passage_text.strip():
         return QuestionSet(questions=[])
     view = PassageView(passage_title.strip(), passage_text, grade, model)
+    if len(view.sentences) < MIN_SENTENCES:
+        return QuestionSet(questions=[])
     narrative = is_narrative(view)
     wanted = resolve_types(types, narrative)
     every = [c for c in _all_candidates(view, narrative, set(wanted)) if c.type in wanted]
@@ -149,11 +141,13 @@ def _standing_alone(view: PassageView, c: Candidate) -> Candidate | None:
         return None
     answer = c.answer.strip()
     at = evidence.text.find(answer) if answer else -1
+    if at < 0 and _PRONOUN_WORD.search(answer):
+        return None  # a rebuilt answer ("she saw the mud") whose pronoun we cannot place
     if at >= 0 and c.type != "vocabulary":
         start = evidence.span.start_char + at
         end = start + len(answer)
         ids = [t.i for t in evidence.span if t.idx >= start and t.idx + len(t.text) <= end]
-        named = resolved(view, ids) if ids else None
+        named = resolved(view, ids, c.question) if ids else None
         if named is None:
             return None
         answer = named
@@ -183,10 +177,12 @@ def _meet_inference_share(
         cand = spare.pop(0)
         if cand.type in SINGLETONS and any(p.type == cand.type for p in picked):
             continue
+        counts = {t: sum(p.type == t for p in picked) for t in {p.type for p in picked}}
+        if counts.get(cand.type, 0) >= max(1, len(picked) // 3):
+            continue  # the mix stays a mix: no third vocabulary item to reach a share
         literal_items = [i for i, p in enumerate(picked) if not inferential(p)]
         if not literal_items:
             break
-        counts = {t: sum(p.type == t for p in picked) for t in {p.type for p in picked}}
         # replace a literal item of the most-asked type, the latest of them
         victim = max(literal_items, key=lambda i: (counts[picked[i].type], i))
         rest = picked[:victim] + picked[victim + 1 :]

@@ -28,9 +28,10 @@ _DANGLING_QUESTION = re.compile(
 MAX_ANSWER_WORDS = 14
 
 
-def resolved(view: PassageView, ids: Iterable[int]) -> str | None:
+def resolved(view: PassageView, ids: Iterable[int], subject: str | None = None) -> str | None:
     """The tokens' text with every pronoun replaced by what it names, or None when one of
-    them (or a demonstrative like "this fat") names nothing the reader can find."""
+    them (or a demonstrative like "this fat") names nothing the reader can find. A
+    possessive naming someone ``subject`` already names stays ("What did Bisa wag? her tail")."""
     doc = view.doc
     order = sorted(set(ids))
     subst: dict[int, str] = {}
@@ -49,7 +50,8 @@ def resolved(view: PassageView, ids: Iterable[int]) -> str | None:
                 name = _antecedent_for(view, tok, "she")
                 if name is None:
                     return None
-                subst[i] = f"{name}'s"
+                if not subject or name not in subject:
+                    subst[i] = f"{name}'s"
                 continue
             name = _antecedent_for(view, probe, _nominative(low))
             if name is None:
@@ -59,7 +61,8 @@ def resolved(view: PassageView, ids: Iterable[int]) -> str | None:
             name = _antecedent_for(view, tok, {"his": "he", "its": "it", "their": "they"}[low])
             if name is None:
                 return None
-            subst[i] = f"{name}'s" if not name.endswith("s") else f"{name}'"
+            if not subject or name not in subject:
+                subst[i] = f"{name}'s" if not name.endswith("s") else f"{name}'"
         elif low in ("who", "which", "what", "whom", "whose", "there", "one", "himself",
                      "herself", "itself", "themselves", "something", "nothing", "everything",
                      "anything", "someone", "everyone", "nobody", "somebody", "all", "each",
@@ -73,7 +76,9 @@ def _nominative(low: str) -> str:
 
 
 _MALE = wordset("man men king prince boy father son brother husband lord sir giant monk uncle")
-_FEMALE = wordset("woman women queen princess girl mother daughter sister wife lady maid witch aunt")
+_FEMALE = wordset(
+    "woman women queen princess girl mother daughter sister wife lady maid witch aunt"
+)
 
 
 def _antecedent_for(view: PassageView, tok, as_pronoun: str) -> str | None:
@@ -88,8 +93,10 @@ def _antecedent_for(view: PassageView, tok, as_pronoun: str) -> str | None:
         wrong = _FEMALE if as_pronoun == "he" else _MALE
         return None if words & wrong else name
     if as_pronoun in ("it", "they"):
-        return view.antecedent(tok) if tok.lower_ in ("it", "they", "them") else (
-            view._thing_before(tok, sent.index)
+        return (
+            view.antecedent(tok)
+            if tok.lower_ in ("it", "they", "them")
+            else (view._thing_before(tok, sent.index))
         )
     return None
 
@@ -125,3 +132,45 @@ def has_dangling_reference(text: str) -> bool:
     ):
         return True
     return bool(_DANGLING_QUESTION.search(text.strip()))
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+_STOP = wordset("""a an the and or but of to in on at by for with from is are was were be been it
+    its he she they them his her their this that these those so as not no did do does had has
+    have will would can could very""")
+_WHOLE_PASSAGE = frozenset({"main_idea", "theme", "text_structure", "author_purpose"})
+_VOCAB_WORD = re.compile(r"the word [\"“']([\w'-]+)[\"”']", re.I)
+
+
+def _stems(text: str) -> set[str]:
+    out = set()
+    for w in _WORD.findall(text.lower()):
+        if w in _STOP or len(w) < 2:
+            continue
+        for suffix in ("ing", "ed", "es", "s"):
+            if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+                w = w[: -len(suffix)]
+                break
+        out.add(w)
+    return out
+
+
+def evidence_supports(q) -> bool:
+    """Whether the evidence sentence supports the answer, by the question's type.
+
+    Vocabulary: the word asked about is in the evidence (its meaning is read in context).
+    Whole-passage types: the evidence is the passage's central sentence, and a main idea's
+    words come from it. Any other: most of the answer's content words are in the evidence
+    (a resolved pronoun may add a name from the sentence before).
+    """
+    evidence = q.evidence or ""
+    if q.type == "vocabulary":
+        m = _VOCAB_WORD.search(q.question)
+        return bool(m) and m.group(1).lower() in evidence.lower()
+    if q.type in ("text_structure", "author_purpose"):
+        return bool(evidence.strip())
+    answer = _stems(q.answer)
+    if not answer:
+        return False
+    shared = len(answer & _stems(evidence)) / len(answer)
+    return shared >= (0.5 if q.type in _WHOLE_PASSAGE or q.level == "inference" else 0.6)
