@@ -9,6 +9,7 @@ lesson; structure and purpose are read from signal words and the passage's kind.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 import numpy as np
@@ -136,14 +137,20 @@ def author_purpose(view: PassageView) -> Iterator[Candidate]:
     """'Why did the author write this passage?' -> 'to teach readers about camels'."""
     if len(view.sentences) < _MIN_SENTENCES:
         return
-    topic = view.title.strip() if view.title else None
-    if not topic:
-        return
-    evidence = next(
-        (s for s in view.sentences if view.usable(s) and topic.lower() in s.text.lower()), None
+    subjects = Counter(
+        t.lemma_.lower() for t in view.doc if t.pos_ == "NOUN" and t.dep_ in ("nsubj", "nsubjpass")
     )
-    if evidence is None:
+    if not subjects:
+        return
+    lemma, n = subjects.most_common(1)[0]
+    forms = [t for t in view.doc if t.lemma_.lower() == lemma and t.pos_ == "NOUN"]
+    plural = next((t.lower_ for t in forms if t.tag_ == "NNS"), None)
+    topic = plural or f"the {lemma}"
+    evidence = next(
+        (s for s in view.sentences if view.usable(s) and any(t in s.span for t in forms)), None
+    )
+    if n < 2 or evidence is None:
         return
     q = "Why did the author most likely write this passage?"
-    answer = f"to teach readers about {topic.lower() if not topic.isupper() else topic}"
+    answer = f"to teach readers about {topic}"
     yield Candidate("author_purpose", q, answer, evidence.index, 0.5, "inference")

@@ -22,7 +22,10 @@ _POS = {"NOUN": ("n.",), "VERB": ("v. t.", "v. i.", "v."), "ADJ": ("a.",), "ADV"
 _SKIP = re.compile(r"\b(?:Obs|R|Archaic|Colloq|Prov\. Eng|Scot|Law|Bot|Zool|Med|Naut|Her)\.", re.I)
 _NOISE = re.compile(r"\[[^\]]*\]|\([^)]*\)|--.*$|\bas,.*$|,? etc\.?$|^as .*$")
 _MAX_WORDS = 10
-MIN_FIT = 0.8  # cosine of the sentence with the meaning in the word's place
+_USAGE = re.compile(
+    r"\b(?:followed by|used|applied to|said of|see|opposed to|written|spelled)\b", re.I
+)
+MIN_FIT = 0.85  # cosine of the sentence with the meaning in the word's place
 
 
 @lru_cache(maxsize=32)
@@ -67,8 +70,8 @@ def plain_pieces(definition: str, word: str) -> list[str]:
         p = _NOISE.sub("", piece.strip()).strip(" .,;:")
         p = re.sub(r"^(?:also|hence|especially|specifically),?\s+", "", p)
         words = re.findall(r"[a-z']+", p.lower())
-        if not words or len(words) > _MAX_WORDS or word.lower() in words:
-            continue
+        if not words or len(words) > _MAX_WORDS or word.lower() in words or _USAGE.search(p):
+            continue  # a usage note ("often followed by for") is no meaning
         if sum(w in easy for w in words) / len(words) >= 0.75:
             out.append(p[:1].lower() + p[1:] if not p[:2].isupper() else p)
     return out

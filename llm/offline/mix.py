@@ -41,9 +41,11 @@ NARRATIVE: tuple[QuestionType, ...] = (
     "outcome_resolution", "prediction", "setting", "theme",
 )  # fmt: skip
 INFORMATIONAL: tuple[QuestionType, ...] = (
-    "key_detail", "cause_effect", "vocabulary", "sequence", "main_idea", "text_structure",
-    "author_purpose",
+    "key_detail", "cause_effect", "vocabulary", "sequence", "main_idea",
 )  # fmt: skip
+# Asked for by name (--types, the API's ``types``): the tutor has no step-by-step hints
+# for how a whole text is organised, so the default mix (also the tutor's pool) leaves them out.
+ON_REQUEST: tuple[QuestionType, ...] = ("text_structure", "author_purpose")
 # A caller's older type name asks for the types it always stood for.
 ALIASES: dict[str, tuple[QuestionType, ...]] = {
     "who": ("character", "key_detail"),
@@ -77,7 +79,7 @@ def resolve_types(types: Iterable[str] | None, narrative: bool) -> list[Question
     for t in types:
         wanted.update(ALIASES.get(t, (t,)))
     picked = [t for t in order if t in wanted]
-    other = NARRATIVE + INFORMATIONAL
+    other = NARRATIVE + INFORMATIONAL + ON_REQUEST
     picked += [t for t in other if t in wanted and t not in picked]  # e.g. theme on prose
     return picked or list(order)
 

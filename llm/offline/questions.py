@@ -46,6 +46,8 @@ _PROSE_LABELS: dict[str, QuestionType] = {
     "setting": "key_detail", "causal_relationship": "cause_effect",
     "outcome_resolution": "sequence",
 }  # fmt: skip
+_WHOLE = frozenset({"vocabulary", "main_idea", "theme", "text_structure", "author_purpose"})
+_CONTEXT_WORDS = 3
 _PRONOUN_WORD = re.compile(r"\b(?:he|she|it|they|him|her|them|his|its|their|this|these)\b", re.I)
 _FIRST_SECOND = re.compile(r"\b(?:I|me|my|we|us|our)\b|\byou(?:r)?\b(?! think)")
 
@@ -153,6 +155,9 @@ def _standing_alone(view: PassageView, c: Candidate) -> Candidate | None:
         answer = named
     if answer_problem(answer, evidence.text, c.question):
         return None
+    n_words = len(evidence.text.split())
+    if c.type not in _WHOLE and n_words < 8 and n_words - len(answer.split()) < _CONTEXT_WORDS:
+        return None  # "Grandma Rosa smiled proudly.": no words left to point a hint at
     return replace(c, answer=answer) if answer != c.answer else c
 
 

@@ -57,6 +57,8 @@ def resolved(view: PassageView, ids: Iterable[int], subject: str | None = None) 
             if name is None:
                 return None
             subst[i] = name
+        elif low in ("its", "their"):
+            return None  # "depend on its work": things' possessives resolve too unreliably
         elif low in _POSSESSIVE:
             name = _antecedent_for(view, tok, {"his": "he", "its": "it", "their": "they"}[low])
             if name is None:
