@@ -35,7 +35,7 @@ _STRUCTURES: dict[str, re.Pattern[str]] = {
     ),
 }
 _MIN_SENTENCES = 3
-_MIN_MAIN_IDEA = 6  # a few sentences have no main idea beyond themselves
+_MIN_MAIN_IDEA = 8  # a few sentences have no main idea beyond themselves
 
 
 def main_idea(view: PassageView) -> Iterator[Candidate]:

@@ -20,6 +20,23 @@ _STRUCTURE_FILL = (
     "as a problem and its solution", "by describing one topic",
 )  # fmt: skip
 N_DISTRACTORS = 3
+# feelings that mean the same to a child: never one as the answer, another as a "wrong" option
+_FEELING_GROUPS = tuple(
+    frozenset(g.split())
+    for g in (
+        "happy glad joy joyful pleased delighted merry cheerful overjoyed content gladness "
+        "happiness delight pleasure joyous",
+        "sad unhappy sorrow sorrowful grief miserable wretched heartbroken gloomy glum sadness",
+        "afraid fear frightened scared terrified fright terror fearful alarmed horrified",
+        "angry anger furious rage enraged cross vexed annoyed",
+        "surprised surprise astonished astonishment amazed amazement startled wonder",
+    )
+)
+
+
+def _same_feeling(a: str, b: str) -> bool:
+    wa, wb = set(a.lower().split()), set(b.lower().split())
+    return any(wa & g and wb & g for g in _FEELING_GROUPS)
 
 
 def pools(view: PassageView, cands: list[Candidate]) -> dict[str, list[str]]:
@@ -98,6 +115,8 @@ def choose(cand: Candidate, kind: str, pool: dict[str, list[str]], view: Passage
         words = set(content_lemmas(parse(text, view.model, light=True)))
         if words & answer_words or (words and words <= question_words):
             continue  # a paraphrase of the answer, or a piece of the question
+        if kind == "feeling" and _same_feeling(text, cand.answer):
+            continue
         if any(words == other for other in seen):
             continue  # "looked happy" and "she looked happy" are one option
         seen.append(words)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 from readloom.llm.offline.nlp import wordset
-from readloom.llm.offline.passage import PassageView
+from readloom.llm.offline.passage import PassageView, gender_fits
 from readloom.llm.offline.syntax import render
 
 _PERSONAL = wordset("he she it they him her them")
@@ -77,12 +77,6 @@ def _nominative(low: str) -> str:
     return {"him": "he", "her": "she", "them": "they"}.get(low, low)
 
 
-_MALE = wordset("man men king prince boy father son brother husband lord sir giant monk uncle")
-_FEMALE = wordset(
-    "woman women queen princess girl mother daughter sister wife lady maid witch aunt"
-)
-
-
 def _antecedent_for(view: PassageView, tok, as_pronoun: str) -> str | None:
     """``view.antecedent`` for a possessive or object form, asked as its subject form; a
     "she" that would name "the king" (or "he", "the queen") names nobody."""
@@ -90,10 +84,7 @@ def _antecedent_for(view: PassageView, tok, as_pronoun: str) -> str | None:
     if sent is None:
         return None
     if as_pronoun in ("he", "she"):
-        name = view._person_before(tok, sent.index)
-        words = set(name.lower().split()) if name else set()
-        wrong = _FEMALE if as_pronoun == "he" else _MALE
-        return None if words & wrong else name
+        return gender_fits(as_pronoun, view._person_before(tok, sent.index))
     if as_pronoun in ("it", "they"):
         return (
             view.antecedent(tok)
