@@ -24,12 +24,18 @@ ELEMENT_OF = {
     "what": "action", "why": "causal relationship",
 }  # fmt: skip
 PLACEHOLDER = re.compile(
-    r"fits the clue|a thing or idea|a describing word|an action that|\bsomething\b|\.\.\.|…", re.I
+    r"fits the clue|a thing or idea|a describing word|an action that|\.\.\.|…", re.I
 )
-_PRONOUN_START = re.compile(
-    r"^(?:he|she|it|they|him|her|them|his|its|their|this|that|these|those|such)\b", re.I
+_PRONOUN_START = re.compile(r"^(?:he|she|it|they|him|them|this|that|these|those|such)\b", re.I)
+# "her head" stands alone when the question names whose ("What did the old woman shake?")
+_POSSESSIVE_START = re.compile(r"^(?:his|her|its|their)\b", re.I)
+_PRONOUN_IN_QUESTION = re.compile(r"\b(?:he|she|it|they|him|her|them|his|its|their)\b", re.I)
+# "across these lands", "this fat": a demonstrative determiner ("that" is left out: it is
+# mostly a conjunction or relative pronoun, "knew that the sparrow was a fairy")
+_DEMONSTRATIVE_NP = re.compile(
+    r"(?:^|\b(?:in|on|at|to|from|across|of|with|by|for|into|over|through)\s)(?:this|these|those)\s+[a-z]+",
+    re.I,
 )
-_DEMONSTRATIVE_NP = re.compile(r"\b(?:this|that|these|those)\s+[a-z]+", re.I)
 _DANGLING_QUESTION = re.compile(r"\b(?:do|did|does) so\b|\b(?:this|that|it|them)\?$", re.I)
 
 
@@ -47,6 +53,7 @@ class Tally:
     choices_valid: int = 0
     requested: int = 0
     sections: int = 0
+    raw_types: Counter[str] = field(default_factory=Counter)
 
 
 def local_questions(story: Story, section: int) -> list:
@@ -65,6 +72,7 @@ def add_section(t: Tally, generated: list, refs: list, unrelated: list[str]) -> 
         t.experts[r.element or "other"] += 1
     for q in generated:
         t.ours[ELEMENT_OF.get(q.type, "other")] += 1
+        t.raw_types[q.type] += 1
         count_question(t, q)
 
 
@@ -83,8 +91,10 @@ def is_dangling(question: str, answer: str) -> bool:
     """An answer that starts with a bare pronoun or points with 'this/that' at nothing it
     names, or a question ending on one ('What promised to do so?')."""
     a = answer.strip()
+    owner_unnamed = _POSSESSIVE_START.match(a) and _PRONOUN_IN_QUESTION.search(question)
     return bool(
         _PRONOUN_START.match(a)
+        or owner_unnamed
         or _DEMONSTRATIVE_NP.search(a)
         or _DANGLING_QUESTION.search(question)
     )
