@@ -223,6 +223,17 @@ def _select(
     view: PassageView, pools: dict[QuestionType, list[Candidate]], order: list[QuestionType],
     count: int,
 ) -> list[Candidate]:  # fmt: skip
+    """At most a third vocabulary while other types have material; more only to fill."""
+    picked = _select_rounds(view, pools, order, count, max(1, math.ceil(count / 3)))
+    if len(picked) < count and "vocabulary" in pools:
+        picked = _select_rounds(view, pools, order, count, count)
+    return picked
+
+
+def _select_rounds(
+    view: PassageView, pools: dict[QuestionType, list[Candidate]], order: list[QuestionType],
+    count: int, vocab_rounds: int,
+) -> list[Candidate]:  # fmt: skip
     """Round-robin over types; within a round, relax spreading rules only when needed."""
     picked: list[Candidate] = []
     signatures: list[set[str]] = []
@@ -238,7 +249,7 @@ def _select(
                 continue
             if qtype in SINGLETONS and round_no > 1:
                 continue
-            if qtype == "vocabulary" and round_no > max(1, math.ceil(count / 3)):
+            if qtype == "vocabulary" and round_no > vocab_rounds:
                 continue  # a comprehension set, not a word list
             for per_sentence, unique_answers in levels:
                 cand = next(
