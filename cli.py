@@ -68,18 +68,22 @@ def _checked_passage_options(*, required: bool) -> Callable[..., Any]:
             file, passage_id = kwargs.get("file"), kwargs.get("passage_id")
             if file and passage_id:
                 raise click.UsageError("give --file or --passage-id, not both")
-            if required and not (file or passage_id):
+            files = kwargs.get("files") or ((file,) if file else ())
+            ids = kwargs.get("passage_ids") or ((passage_id,) if passage_id else ())
+            if required and not (files or ids or kwargs.get("jsonl")):
+                also = ", or --jsonl PATH" if "jsonl" in kwargs else ""
                 raise click.UsageError(
-                    "give --file PATH or --passage-id ID (see `readloom passages`)"
+                    f"give --file PATH or --passage-id ID (see `readloom passages`){also}"
                 )
-            if passage_id:
+            if ids:
                 from readloom.retrieval.catalogue import is_known
 
-                if is_known(get_settings(), passage_id) is False:
-                    raise click.BadParameter(
-                        f"no passage with id {passage_id!r} (see `readloom passages`)",
-                        param_hint="'--passage-id'",
-                    )
+                for pid in ids:
+                    if is_known(get_settings(), pid) is False:
+                        raise click.BadParameter(
+                            f"no passage with id {pid!r} (see `readloom passages`)",
+                            param_hint="'--passage-id'",
+                        )
             return fn(*args, **kwargs)
 
         return wrapper
@@ -156,60 +160,107 @@ def passages(grade: int | None, fmt: str) -> None:
 
 
 @main.command()
-@click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--passage-id")
+@click.option("--file", "files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A passage file; repeat for a batch.")  # fmt: skip
+@click.option("--passage-id", "passage_ids", multiple=True, help="A stored passage; repeatable.")
+@click.option("--jsonl", "jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='Passages, one JSON object a line: {"text": …, "title": …, "grade": …} '
+                   'or {"passage_id": …}.')  # fmt: skip
 @click.option("--count", default=5, show_default=True, type=click.IntRange(1, 50))
 @click.option("--grade", type=click.IntRange(1, 12), help="Target grade (default: the passage's).")
-@click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True)
+@click.option("--types", help="Comma-separated question types, e.g. feeling,prediction,vocabulary.")
+@click.option("--choices", is_flag=True, help="Multiple choice: three distractors per question.")
+@click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True,
+              help="json: one object per passage per line, in input order.")  # fmt: skip
 @click.option(
     "--keep/--no-keep", default=False, show_default=True,
-    help="With --file: also add the file to the library (default: used once, then removed).",
+    help="With --file or --jsonl text: also add it to the library (default: used once).",
 )  # fmt: skip
 @_clean_errors
 @_checked_passage_options(required=True)
 def questions(
-    file: Path | None, passage_id: str | None, count: int, grade: int | None, fmt: str,
-    keep: bool,
+    files: tuple[Path, ...], passage_ids: tuple[str, ...], jsonl: Path | None, count: int,
+    grade: int | None, types: str | None, choices: bool, fmt: str, keep: bool,
 ) -> None:  # fmt: skip
     """Generate comprehension questions, each with its answer and evidence sentence.
 
-    A --file is used for this run only; it joins the library only with --keep."""
+    A --file (or a JSONL line's text) is used for this run only; it joins the library only
+    with --keep."""
     import asyncio
 
-    async def run() -> Any:
+    from readloom.service.question_batch import BatchItem, read_jsonl, run_batch
+
+    wanted = _question_types(types)
+    items = [BatchItem(source=str(f), file=f) for f in files]
+    items += [BatchItem(source=p, request={"passage_id": p}) for p in passage_ids]
+    items += read_jsonl(jsonl) if jsonl else []
+    failed = 0
+
+    async def run() -> None:
+        nonlocal failed
+        bar = click.progressbar(length=len(items), label="passages", file=sys.stderr)
+        show = len(items) > 1
         async with _app() as app:
-            if file and not keep and not passage_id:
-                from readloom.retrieval.passages import load_paths
+            if show:
+                bar.__enter__()
+            try:
+                async for res in run_batch(
+                    app, items, count=count, grade=grade, types=wanted, choices=choices, keep=keep,
+                    resolve_file=lambda a, f: _passage_from_options(a, f, None, grade),
+                    on_done=(lambda: bar.update(1)) if show else None,
+                ):  # fmt: skip
+                    failed += res.error is not None
+                    _print_questions(res, fmt)
+            finally:
+                if show:
+                    bar.__exit__(None, None, None)
 
-                loaded = load_paths([file])
-                if not loaded:
-                    raise click.UsageError(f"no passage in {file}")
-                one = loaded[0]
-                result = await app.generate_questions(
-                    text=one.text, title=one.title, count=count, grade=grade or one.grade
-                )
-                return one, result
-            pid = _passage_from_options(app, file, passage_id, grade)
-            return app.services.store.get(pid), await app.generate_questions(
-                passage_id=pid, count=count, grade=grade
-            )
+    asyncio.run(run())
+    if failed:
+        if len(items) == 1:
+            raise SystemExit(1)  # the one-line reason is already on stderr
+        raise click.ClickException(f"{failed} of {len(items)} passage(s) gave no questions")
 
-    passage, result = asyncio.run(run())
+
+def _question_types(types: str | None) -> list[str] | None:
+    import typing
+
+    from readloom.state import QuestionType
+
+    if not types:
+        return None
+    known = typing.get_args(QuestionType)
+    wanted = [t.strip().replace(" ", "_").replace("-", "_") for t in types.split(",") if t.strip()]
+    unknown = [t for t in wanted if t not in known]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown type(s) {', '.join(unknown)}; choose from {', '.join(known)}",
+            param_hint="--types",
+        )
+    return wanted
+
+
+def _print_questions(res: Any, fmt: str) -> None:
+    if res.note:
+        click.echo(f"{res.source}: {res.note}", err=True)
     if fmt == "json":
-        payload = {
-            "passage_id": result.passage_id,
-            "questions": [q.model_dump() for q in result.questions],
-            "provenance": result.provenance,
-        }
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(res.model_dump_json(exclude_none=True))
+        if res.error:
+            click.echo(f"{res.source}: {res.error}", err=True)
         return
-    click.echo(f"# {passage.title} (grade {passage.grade})\n")
-    for i, q in enumerate(result.questions, 1):
-        click.echo(f"{i}. {q.question}  [{q.type}, {q.skill}]")
-        click.echo(f"   Answer: {q.answer}")
-        click.echo(f'   Evidence: "{q.evidence}"\n')
-    prov = result.provenance
-    click.echo(f"_{prov.get('provider')} / {prov.get('model')} / {prov.get('prompt')}_")
+    if res.error and not res.questions:
+        click.echo(f"{res.source}: {res.error}", err=True)
+        return
+    click.echo(f"# {res.title} (grade {res.grade})\n")
+    for i, q in enumerate(res.questions, 1):
+        click.echo(f"{i}. {q['question']}  [{q['type']}, {q['level']}, {q['skill']}]")
+        for letter, option in zip("ABCD", q.get("choices") or [], strict=False):
+            click.echo(f"   {letter}. {option}")
+        click.echo(f"   Answer: {q['answer']}")
+        click.echo(f'   Evidence: "{q["evidence"]}"\n')
+    prov = res.provenance
+    click.echo(f"_{prov.get('provider')} / {prov.get('model')} / {prov.get('prompt')}_\n")
 
 
 # --- tutor ----------------------------------------------------------------------------

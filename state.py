@@ -16,7 +16,16 @@ from pydantic import BaseModel, Field
 from readloom.guardrails.base import Role
 
 Mode = Literal["tutor", "questions"]
-QuestionType = Literal["who", "what", "where", "when", "why", "vocabulary", "main_idea", "sequence"]
+QuestionType = Literal[
+    # the types teachers ask for: FairytaleQA's seven narrative elements, vocabulary, main
+    # idea and theme, and the informational-text types
+    "character", "setting", "action", "feeling", "causal_relationship", "outcome_resolution",
+    "prediction", "vocabulary", "main_idea", "theme", "key_detail", "cause_effect", "sequence",
+    "text_structure", "author_purpose",
+    # older names, still accepted from callers: who/what/where/when/why
+    "who", "what", "where", "when", "why",
+]  # fmt: skip
+QuestionLevel = Literal["literal", "inference"]
 Intent = Literal[
     "answer_attempt", "help_request", "answer_demand", "off_topic", "frustration",
     "greeting", "question_about_text", "generate_questions",
@@ -36,6 +45,13 @@ class Question(BaseModel):
     answer: str
     evidence: str = Field(description="A sentence copied verbatim from the passage")
     skill: str = Field(description="Skill id in the prerequisite graph")
+    level: QuestionLevel = Field(
+        "literal", description="literal: stated in the evidence; inference: the reader works it out"
+    )
+    choices: list[str] = Field(
+        default_factory=list,
+        description="Multiple choice only: the answer and three distractors, in display order",
+    )
 
 
 class QuestionSet(BaseModel):
@@ -96,6 +112,7 @@ class TurnInput(TypedDict, total=False):
     grade: int
     count: int
     types: list[QuestionType]
+    choices: bool  # multiple choice: three distractors per question
 
 
 class TurnState(TypedDict, total=False):
@@ -106,6 +123,7 @@ class TurnState(TypedDict, total=False):
     grade: int
     count: int
     types: list[QuestionType]
+    choices: bool
     # per turn (overwritten each turn)
     message: str  # redacted student/teacher message
     blocked: bool

@@ -14,6 +14,8 @@ from typing import TypedDict
 from readloom.agents.services import Services
 from readloom.guardrails.obfuscation import leak_views
 from readloom.llm.offline.leak import answer_leaks
+from readloom.llm.offline.mix import SKILLS
+from readloom.llm.offline.standalone import answer_problem, evidence_supports
 from readloom.retrieval.readability import flesch_kincaid_grade
 from readloom.state import Draft, Grade, Question, TurnState, Verdict
 
@@ -89,12 +91,20 @@ def check_tutor_draft(draft: Draft, state: TurnState) -> list[str]:
 
 
 def check_question(q: Question, passage_text: str, grade: int) -> list[str]:
+    """The same checks for every provider's questions: evidence verbatim, answer supported
+    by it and standing alone, type and skill consistent, readable at the grade."""
     problems: list[str] = []
     if not q.evidence or q.evidence.strip() not in passage_text:
         problems.append("evidence_not_in_text")
-    answer_words = content_words(q.answer)
-    if answer_words and not answer_words & content_words(q.evidence):
+    if not evidence_supports(q):
         problems.append("answer_not_supported")
+    standing = answer_problem(q.answer, q.evidence, q.question)
+    if standing:
+        problems.append(standing)
+    if SKILLS.get(q.type) != q.skill:
+        problems.append("type_skill_mismatch")
+    if q.choices and (len(q.choices) != 4 or q.answer not in q.choices):
+        problems.append("bad_choices")
     if flesch_kincaid_grade(q.question) > grade + READING_MARGIN + 2:
         problems.append("reading_level")
     return problems
@@ -127,9 +137,13 @@ def make_evaluator(svc: Services) -> Callable[[TurnState], Awaitable[EvaluatorUp
             passage = svc.store.get(state["passage_id"])
             kept = accepted_questions(draft.questions, passage.text, state.get("grade", 5))
             want = state.get("count", 5)
-            if len(kept) >= want or (kept and revisions >= max_revisions):
+            offline = draft.provenance.get("provider") == "offline"
+            if len(kept) >= want or (kept and offline and revisions >= max_revisions):
                 return {"verdict": Verdict(action="accept"), "questions": kept[:want]}
             problems = ["too_few_valid_questions"]
+            if not offline and revisions >= min(1, max_revisions):
+                # a model's failing items were revised once: the offline tier replaces them
+                return {"verdict": Verdict(action="reject", problems=problems)}
         else:
             problems = check_tutor_draft(draft, state)
             if not problems:

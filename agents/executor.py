@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from readloom.agents.evaluator import accepted_questions, grade_answer
 from readloom.agents.services import Services
 from readloom.llm.base import ChatMessage, LLMRequest
+from readloom.llm.offline.mix import inference_share
 from readloom.prompts.loader import load_prompt
 from readloom.retrieval.models import Passage
 from readloom.state import Draft, Grade, Move, Question, QuestionSet, TurnContext, TurnState
@@ -45,6 +46,7 @@ async def draft_questions(
     grade: int,
     types: list[str] | None,
     session_id: str,
+    choices: bool = False,
     tenant: str,
     offline_only: bool = False,
     student_id: str | None = None,
@@ -56,8 +58,9 @@ async def draft_questions(
         "passage_text": passage.text,
         "count": count,
         "grade": grade,
-        "types": types
-        or ["who", "what", "where", "when", "why", "vocabulary", "main_idea", "sequence"],
+        "types": types or [],  # none: the grade's mix for the passage's kind
+        "choices": choices,
+        "inference_share": f"{round(inference_share(grade) * 100)}%",
     }
     req = LLMRequest(
         task="questions",
@@ -275,6 +278,7 @@ async def run_questions(
         session_id=state["session_id"],
         tenant=ctx.tenant,
         offline_only=offline_only,
+        choices=bool(state.get("choices")),
     )
     return {"draft": draft, "spans": []}
 
@@ -323,9 +327,15 @@ def make_offline_fallback(svc: Services) -> Callable[..., Awaitable[ExecutorUpda
         ctx = runtime.context
         if state.get("mode") != "questions":
             return await redraft(svc, state, ctx, offline_only=True)
+        # A model's items that passed stay; the offline tier replaces the ones that failed.
+        previous = state.get("draft")
         update = await run_questions(svc, state, ctx, offline_only=True)
         passage = svc.store.get(state["passage_id"])
-        kept = accepted_questions(update["draft"].questions, passage.text, state.get("grade", 5))
+        grade = state.get("grade", 5)
+        kept_model = (
+            [] if previous is None else accepted_questions(previous.questions, passage.text, grade)
+        )
+        kept = accepted_questions(kept_model + update["draft"].questions, passage.text, grade)
         return update | {"questions": kept[: state.get("count", 5)]}
 
     return offline_fallback

@@ -185,6 +185,8 @@ class QuestionOut(BaseModel):
     answer: str | None = Field(default=None, description="withheld from students")
     evidence: str | None = Field(default=None, description="withheld from students")
     skill: str
+    level: str = Field("literal", description="literal or inference")
+    choices: list[str] = Field(default_factory=list, description="multiple choice options")
 
 
 class MessageOut(BaseModel):
@@ -233,7 +235,8 @@ class QuestionsIn(In):
     title: Annotated[str, StringConstraints(max_length=200)] | None = None
     count: int = Field(5, ge=1, le=50)
     grade: GradeLevel | None = None
-    types: list[QuestionType] | None = Field(None, max_length=8)
+    types: list[QuestionType] | None = Field(None, max_length=20)
+    choices: bool = Field(False, description="multiple choice: three distractors per question")
 
 
 class QuestionsOut(BaseModel):

@@ -214,6 +214,7 @@ class Readloom:
         count: int = 5,
         grade: int | None = None,
         types: list[str] | None = None,
+        choices: bool = False,
         tenant: str = "default",
         role: str = "teacher",
         session_id: str | None = None,
@@ -262,6 +263,7 @@ class Readloom:
             "grade": grade or passage.grade,
             "count": count,
             "types": types or [],  # type: ignore[typeddict-item]
+            "choices": choices,
         }
         context = TurnContext(
             raw_message=f"questions for {passage.title}", tenant=tenant, role=role

@@ -9,7 +9,7 @@ from spacy.tokens import Doc, Token
 
 from readloom.llm.offline.nlp import Sentence, is_person, is_placeholder, parse, passage_sentences
 from readloom.llm.offline.syntax import Clause, noun_phrase_ids, render, subject_of
-from readloom.state import QuestionType
+from readloom.state import QuestionLevel, QuestionType
 
 _QUOTE_CHARS = ('"', "“", "”")
 _LOOKBACK = 3
@@ -24,6 +24,7 @@ class Candidate:
     answer: str
     sentence: int
     score: float
+    level: QuestionLevel = "literal"
 
 
 @dataclass
@@ -94,7 +95,7 @@ class PassageView:
         if sent is None:
             return None
         if low in ("he", "she"):
-            return self._person_before(pronoun, sent.index)
+            return gender_fits(low, self._person_before(pronoun, sent.index))
         if low in ("it", "they", "them"):
             return self._thing_before(pronoun, sent.index)
         return None
@@ -153,6 +154,22 @@ class PassageView:
         if sent is not None:  # spaCy may glue a heading onto the first sentence
             ids &= set(range(sent.span.start, sent.span.end))
         return render(self.doc, ids)
+
+
+MALE_NOUNS = frozenset(
+    "man men king prince boy father son brother husband lord sir giant monk uncle".split()
+)
+FEMALE_NOUNS = frozenset(
+    "woman women queen princess girl mother daughter sister wife lady maid witch aunt".split()
+)
+
+
+def gender_fits(pronoun: str, name: str | None) -> str | None:
+    """``name``, unless "she" would name "the old man" (or "he", "the queen")."""
+    if name is None:
+        return None
+    wrong = FEMALE_NOUNS if pronoun in ("he", "him", "his") else MALE_NOUNS
+    return None if set(name.lower().replace("'s", "").split()) & wrong else name
 
 
 def _acting_names(doc: Doc) -> frozenset[str]:

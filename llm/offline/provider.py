@@ -42,6 +42,7 @@ class QuestionsInput(BaseModel):
     count: int = Field(5, ge=1, le=MAX_COUNT)
     grade: int = 5
     types: list[QuestionType] | None = None
+    choices: bool = False
 
     @field_validator("grade")
     @classmethod
@@ -95,7 +96,8 @@ class OfflineProvider:
             q = _validated(QuestionsInput, req.variables, req.task)
             qset = generate_questions(
                 passage_title=q.passage_title, passage_text=q.passage_text, count=q.count,
-                grade=q.grade, types=q.types, model=self._spacy_model,
+                grade=q.grade, types=q.types or None, model=self._spacy_model,
+                choices=q.choices,
             )  # fmt: skip
             return qset.model_dump_json(), _as_schema(qset, req.output_schema)
         if req.task in ("tutor_reply", "explain"):

@@ -1,96 +1,204 @@
 """Comprehension questions from a passage, rule-based and deterministic.
 
-Candidates of every type are read off the spaCy parse (``clauses``, ``vocabulary``,
-plus main idea and a plain "what" fallback here), then picked round-robin across
-types, so a set of five already mixes literal, causal, vocabulary and main-idea
-questions. Near-duplicates are skipped and evidence sentences are spread out.
+Candidates of every type are read off the spaCy parse (``clauses``, ``narrative``,
+``vocabulary``, ``centrality``), labelled with the teacher's type for the passage's
+kind (a story's "who" question is a *character* question, an article's a *key
+detail*), and kept only when the answer stands alone (``standalone``). They are
+picked round-robin across the requested types, then literal items are swapped for
+inference ones until the grade's inference share is met (``mix``). Near-duplicates are
+skipped and evidence sentences are spread out. On request, each question gets three
+distractors from the passage (``distractors``).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
+from readloom.llm.offline import centrality, distractors
 from readloom.llm.offline.clauses import causal, literal, narrative_sequence, sequence
-from readloom.llm.offline.nlp import (
-    DEFAULT_MODEL,
-    FUNCTION_WORDS,
-    Sentence,
-    content_lemmas,
-    is_content,
-    norm,
-    parse,
+from readloom.llm.offline.mix import (
+    SINGLETONS,
+    SKILLS,
+    inference_share,
+    level_of,
+    resolve_types,
 )
+from readloom.llm.offline.narrative import feelings, predictions, reactions, traits
+from readloom.llm.offline.nlp import DEFAULT_MODEL, FUNCTION_WORDS
 from readloom.llm.offline.passage import Candidate, PassageView
-from readloom.llm.offline.syntax import noun_phrase_ids, render
+from readloom.llm.offline.standalone import answer_problem, resolved
 from readloom.llm.offline.vocabulary import vocabulary
 from readloom.state import Question, QuestionSet, QuestionType
 
-SKILLS: dict[str, str] = {
-    "who": "ask_answer_questions",
-    "what": "ask_answer_questions",
-    "where": "ask_answer_questions",
-    "when": "ask_answer_questions",
-    "why": "cause_effect",
-    "vocabulary": "vocab_in_context",
-    "main_idea": "central_idea",
-    "sequence": "sequence_events",
-}
-# First-round order: a set of five is already who, why, vocabulary, when, main idea.
-TYPE_ORDER: tuple[QuestionType, ...] = (
-    "who", "why", "vocabulary", "when", "main_idea", "what", "sequence", "where",
-)  # fmt: skip
-_SINGLETONS = frozenset({"main_idea"})
 _DUPLICATE_OVERLAP = 0.8
 MAX_COUNT = 50
+MIN_SENTENCES = 3  # fewer cannot carry a set of questions with distinct evidence
+_STORY_LABELS: dict[str, QuestionType] = {
+    "who": "character", "what": "action", "where": "setting", "when": "setting",
+    "why": "causal_relationship", "sequence": "outcome_resolution",
+}  # fmt: skip
+_PROSE_LABELS: dict[str, QuestionType] = {
+    "who": "key_detail", "what": "key_detail", "where": "key_detail", "when": "key_detail",
+    "why": "cause_effect", "action": "key_detail", "character": "key_detail",
+    "setting": "key_detail", "causal_relationship": "cause_effect",
+    "outcome_resolution": "sequence",
+}  # fmt: skip
+_WHOLE = frozenset({"vocabulary", "main_idea", "theme", "text_structure", "author_purpose"})
+_CONTEXT_WORDS = 3
+_POSSESSIVE_START = re.compile(r"^(?:his|her|its|their)\b", re.I)
+_PRONOUN_WORD = re.compile(r"\b(?:he|she|it|they|him|her|them|his|its|their|this|these)\b", re.I)
+_FIRST_SECOND = re.compile(r"\b(?:I|me|my|we|us|our)\b|\byou(?:r)?\b(?! think)")
+
+
+def sentence_count(passage_text: str, model: str = DEFAULT_MODEL) -> int:
+    from readloom.llm.offline.nlp import parse, passage_sentences
+
+    return len(passage_sentences(parse(passage_text, model)))
 
 
 def generate_questions(
     *, passage_title: str, passage_text: str, count: int, grade: int,
-    types: Iterable[str] | None = None, model: str = DEFAULT_MODEL,
+    types: Iterable[str] | None = None, model: str = DEFAULT_MODEL, choices: bool = False,
 ) -> QuestionSet:  # fmt: skip
     """Exactly ``count`` questions when the passage has material for them, else fewer."""
     count = max(0, min(count, MAX_COUNT))
-    wanted = [t for t in TYPE_ORDER if types is None or t in set(types)] or list(TYPE_ORDER)
     if count == 0 or not passage_text.strip():
         return QuestionSet(questions=[])
     view = PassageView(passage_title.strip(), passage_text, grade, model)
-    pools = {t: _ranked(_fitted(view, _candidates(view, t))) for t in wanted}
+    if len(view.sentences) < MIN_SENTENCES:
+        return QuestionSet(questions=[])
+    narrative = is_narrative(view)
+    wanted = resolve_types(types, narrative)
+    every = [c for c in _all_candidates(view, narrative, set(wanted)) if c.type in wanted]
+    pools = {t: _ranked(_fitted(view, [c for c in every if c.type == t])) for t in wanted}
     picked = _select(view, pools, wanted, count)
-    return QuestionSet(
-        questions=[
+    picked = _meet_inference_share(view, picked, pools, inference_share(grade))
+    pool = distractors.pools(view, every) if choices else {}
+    out: list[Question] = []
+    for c in picked:
+        options: list[str] = []
+        if choices:
+            wrong = distractors.choose(c, distractors.kind_of(c, view), pool, view)
+            options = distractors.with_choices(c, wrong) if wrong else []
+        out.append(
             Question(
                 question=" ".join(c.question.split()),  # hard-wrapped text: no line breaks
                 type=c.type,
                 answer=" ".join(c.answer.split()),
                 evidence=view.sentences[c.sentence].text,
                 skill=SKILLS[c.type],
+                level=level_of(c.type, c.level == "literal"),
+                choices=options,
             )
-            for c in picked
-        ]
-    )
+        )
+    return QuestionSet(questions=out)
 
 
-def _candidates(view: PassageView, qtype: QuestionType) -> Iterator[Candidate]:
-    if qtype == "vocabulary":
-        yield from vocabulary(view)
-        return
-    if qtype == "main_idea":
-        yield from main_idea(view)
-        return
+def is_narrative(view: PassageView) -> bool:
+    """A story: mostly past-tense narration about people, or dialogue."""
+    roots = [s.span.root for s in view.sentences]
+    past = sum(r.tag_ in ("VBD", "VBN") for r in roots) / max(1, len(roots))
+    people = sum(view.is_person(t) for t in view.doc if t.dep_ == "nsubj")
+    quotes = view.text.count("\u201c") + view.text.count('"') // 2
+    return past >= 0.4 and (people >= 1 or quotes >= 2)
+
+
+def _all_candidates(
+    view: PassageView, narrative: bool, wanted: set[QuestionType]
+) -> Iterator[Candidate]:
+    labels = _STORY_LABELS if narrative else _PROSE_LABELS
+    raw: list[Candidate] = []
     for s in view.sentences:
-        if qtype == "why":
-            yield from causal(view, s)
-        elif qtype == "sequence":
-            yield from sequence(view, s)
-            yield from narrative_sequence(view, s)
-        else:
-            yield from (c for c in literal(view, s) if c.type == qtype)
-            if qtype == "what":
-                yield from _about(view, s)
+        raw += literal(view, s)
+        raw += causal(view, s)
+        raw += sequence(view, s)
+        raw += narrative_sequence(view, s)
+        raw += feelings(view, s)
+        raw += traits(view, s)
+        raw += reactions(view, s)
+        raw += predictions(view, s)
+    if "vocabulary" in wanted:
+        raw += vocabulary(view)
+    if "main_idea" in wanted:
+        raw += centrality.main_idea(view)
+    if "theme" in wanted:
+        raw += centrality.theme(view)
+    if "text_structure" in wanted:
+        raw += centrality.text_structure(view)
+    if "author_purpose" in wanted:
+        raw += centrality.author_purpose(view)
+    for c in raw:
+        c = replace(c, type=labels.get(c.type, c.type))
+        kept = _standing_alone(view, c)
+        if kept is not None:
+            yield kept
+
+
+def _standing_alone(view: PassageView, c: Candidate) -> Candidate | None:
+    """The candidate with its answer's pronouns named, or None when it cannot stand alone."""
+    evidence = view.sentences[c.sentence]
+    if _FIRST_SECOND.search(c.question):
+        return None
+    answer = c.answer.strip()
+    at = evidence.text.find(answer) if answer else -1
+    if at < 0 and _PRONOUN_WORD.search(answer):
+        return None  # a rebuilt answer ("she saw the mud") whose pronoun we cannot place
+    if at >= 0 and c.type != "vocabulary":
+        start = evidence.span.start_char + at
+        end = start + len(answer)
+        ids = [t.i for t in evidence.span if t.idx >= start and t.idx + len(t.text) <= end]
+        named = resolved(view, ids, c.question) if ids else None
+        if named is None:
+            return None
+        answer = named
+    if answer_problem(answer, evidence.text, c.question):
+        return None
+    if _POSSESSIVE_START.match(answer) and _PRONOUN_WORD.search(c.question):
+        return None  # "Who did her boy love? his mother": whose, nobody says
+    n_words = len(evidence.text.split())
+    if c.type not in _WHOLE and n_words < 8 and n_words - len(answer.split()) < _CONTEXT_WORDS:
+        return None  # "Grandma Rosa smiled proudly.": no words left to point a hint at
+    return replace(c, answer=answer) if answer != c.answer else c
+
+
+def _meet_inference_share(
+    view: PassageView, picked: list[Candidate], pools: dict[QuestionType, list[Candidate]],
+    share: float,
+) -> list[Candidate]:  # fmt: skip
+    """Swap literal items for unpicked inference ones until the share is met."""
+    target = math.ceil(share * len(picked) - 1e-9)
+    picked = list(picked)
+
+    def inferential(c: Candidate) -> bool:
+        return level_of(c.type, c.level == "literal") == "inference"
+
+    spare = [
+        c for t in pools for c in pools[t]
+        if inferential(c) and c not in picked
+    ]  # fmt: skip
+    rank = {t: i for i, t in enumerate(pools)}  # the requested order: story types first
+    spare.sort(key=lambda c: (rank[c.type], -c.score, c.sentence, c.question))
+    while sum(map(inferential, picked)) < target and spare:
+        cand = spare.pop(0)
+        if cand.type in SINGLETONS and any(p.type == cand.type for p in picked):
+            continue
+        counts = {t: sum(p.type == t for p in picked) for t in {p.type for p in picked}}
+        cap = math.ceil(len(picked) / 3) if cand.type == "vocabulary" else len(picked) // 3
+        if counts.get(cand.type, 0) >= max(1, cap):
+            continue  # the mix stays a mix: no third vocabulary item to reach a share
+        literal_items = [i for i, p in enumerate(picked) if not inferential(p)]
+        if not literal_items:
+            break
+        # replace a literal item of the most-asked type, the latest of them
+        victim = max(literal_items, key=lambda i: (counts[picked[i].type], i))
+        rest = picked[:victim] + picked[victim + 1 :]
+        if not _allowed(view, cand, rest, [_signature(view, p.question) for p in rest], 3, False):
+            continue
+        picked = rest[:victim] + [cand] + rest[victim:]
+    return picked
 
 
 def _fitted(view: PassageView, cands: Iterable[Candidate]) -> Iterator[Candidate]:
@@ -115,6 +223,17 @@ def _select(
     view: PassageView, pools: dict[QuestionType, list[Candidate]], order: list[QuestionType],
     count: int,
 ) -> list[Candidate]:  # fmt: skip
+    """At most a third vocabulary while other types have material; more only to fill."""
+    picked = _select_rounds(view, pools, order, count, max(1, math.ceil(count / 3)))
+    if len(picked) < count and "vocabulary" in pools:
+        picked = _select_rounds(view, pools, order, count, count)
+    return picked
+
+
+def _select_rounds(
+    view: PassageView, pools: dict[QuestionType, list[Candidate]], order: list[QuestionType],
+    count: int, vocab_rounds: int,
+) -> list[Candidate]:  # fmt: skip
     """Round-robin over types; within a round, relax spreading rules only when needed."""
     picked: list[Candidate] = []
     signatures: list[set[str]] = []
@@ -128,8 +247,10 @@ def _select(
                 break
             if sum(p.type == qtype for p in picked) >= round_no:
                 continue
-            if qtype in _SINGLETONS and round_no > 1:
+            if qtype in SINGLETONS and round_no > 1:
                 continue
+            if qtype == "vocabulary" and round_no > vocab_rounds:
+                continue  # a comprehension set, not a word list
             for per_sentence, unique_answers in levels:
                 cand = next(
                     (
@@ -154,8 +275,8 @@ def _allowed(
     view: PassageView, cand: Candidate, picked: list[Candidate], signatures: list[set[str]],
     per_sentence: int, unique_answers: bool,
 ) -> bool:  # fmt: skip
-    if cand.type not in _SINGLETONS:
-        same = [p for p in picked if p.type not in _SINGLETONS]
+    if cand.type not in SINGLETONS:
+        same = [p for p in picked if p.type not in SINGLETONS]
         if sum(p.sentence == cand.sentence for p in same) >= per_sentence:
             return False
         answer = cand.answer.lower().strip(" .")
@@ -180,83 +301,3 @@ def _stem(word: str) -> str:
 
 def _overlap(a: set[str], b: set[str]) -> float:
     return len(a & b) / max(1, len(a | b))
-
-
-# --- main idea -----------------------------------------------------------------------
-
-
-def main_idea(view: PassageView) -> Iterator[Candidate]:
-    """The sentence most like the rest of the passage and its title (set-cosine centrality)."""
-    sents = [s for s in view.sentences if view.usable(s) and 4 <= len(s.text.split()) <= 35]
-    if len(view.sentences) < 3 or not sents:
-        return
-    bags = {s.index: set(content_lemmas(s.span)) for s in view.sentences}
-    title = set(content_lemmas(parse(view.title, view.model, light=True))) if view.title else set()
-    first_of_paragraph = {s.index for s in view.sentences if _opens_paragraph(view, s.index)}
-    frequency = Counter(lemma for bag in bags.values() for lemma in bag)
-    topic = {lemma for lemma, n in frequency.most_common(3) if n >= 2}
-    scored: list[tuple[float, int]] = []
-    for s in sents:
-        bag = bags[s.index]
-        if not bag:
-            continue
-        sims = [
-            len(bag & other) / math.sqrt(len(bag) * len(other))
-            for idx, other in bags.items()
-            if idx != s.index and other
-        ]
-        centrality = sum(sims) / max(1, len(sims))
-        title_share = len(bag & title) / len(title) if title else 0.0
-        topic_share = len(bag & topic) / len(topic) if topic else 0.0
-        bonus = (0.2 if s.index == sents[0].index else 0.0) + (
-            0.05 if s.index in first_of_paragraph else 0.0
-        )
-        if s.span[0].pos_ == "PRON":
-            bonus -= 0.2  # "They live in rivers…" depends on an earlier sentence
-        length = len(s.text.split())
-        score = (
-            centrality + 0.5 * title_share + 0.3 * topic_share + bonus - 0.01 * max(0, length - 20)
-        )
-        scored.append((score, s.index))
-    if not scored:
-        return
-    score, index = max(scored, key=lambda x: (x[0], -x[1]))
-    yield Candidate("main_idea", _main_idea_question(view), view.sentences[index].text, index, 1.0)
-
-
-def _opens_paragraph(view: PassageView, index: int) -> bool:
-    return index == 0 or view.sentences[index - 1].paragraph != view.sentences[index].paragraph
-
-
-def _main_idea_question(view: PassageView) -> str:
-    named = f'"{view.title}"' if view.title else "this passage"
-    if view.young:
-        return f"What is {named} mostly about?"
-    if view.grade <= 5:
-        return f"What is the main idea of {named}?"
-    return f"What is the central idea of {named}?"
-
-
-# --- plain "what" fallback -----------------------------------------------------------
-
-
-def _about(view: PassageView, s: Sentence) -> Iterator[Candidate]:
-    """'What does the passage tell us about the captain?' answered by the sentence itself."""
-    if not view.usable(s) or len(s.text.split()) < 5:
-        return
-    for tok in s.span:
-        if tok.dep_ not in ("nsubj", "nsubjpass", "dobj") or tok.pos_ not in ("NOUN", "PROPN"):
-            continue
-        if not is_content(tok) or norm(tok) in FUNCTION_WORDS:
-            continue
-        ids = sorted(noun_phrase_ids(tok))
-        while ids and view.doc[ids[0]].pos_ in ("ADV", "ADP", "CCONJ", "PUNCT"):
-            ids.pop(0)
-        topic = render(view.doc, ids)
-        if not topic or len(topic.split()) > 5:
-            continue
-        lead = (
-            "What does the story tell us about" if view.young else "What does the passage say about"
-        )
-        yield Candidate("what", f"{lead} {topic}?", s.text, s.index, 0.2)
-        return

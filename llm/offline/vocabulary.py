@@ -2,7 +2,9 @@
 
 "Less common" = not on the Dale-Chall familiar-word list, long, or with an academic
 suffix; a word the sentence explains itself (an appositive, "which means", "or",
-a dash, "such as") is preferred, and that explanation becomes the answer.
+a dash, "such as") is preferred, and that explanation becomes the answer. Otherwise the
+answer is the dictionary meaning in the sentence's sense (``meanings``); a word with
+neither is not asked about: a question whose answer no child can match is no question.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 
 from spacy.tokens import Token
 
+from readloom.llm.offline.meanings import meaning
 from readloom.llm.offline.nlp import TIME_NOUNS, Sentence, easy_words, syllables, word_rarity
 from readloom.llm.offline.passage import Candidate, PassageView
 from readloom.llm.offline.syntax import phrase, subtree_ids
@@ -31,19 +35,16 @@ _DEFINERS = (
         r"a kind of|a type of)\b[^.;:!?]+)"
     ),
 )
-_KIND = {
-    "NOUN": "A thing or idea",
-    "VERB": "An action",
-    "ADJ": "A describing word",
-    "ADV": "A word that tells how",
-}
 _MIN_RARITY = (0.3, 0.3, 0.4)  # by grade band: K-2, 3-5, 6+
 _MIN_LETTERS = {True: 5, False: 6}  # young grades: shorter words already count as new
 
 
+_LOOKUPS = 10  # dictionary look-ups per passage, best-scored words first
+
+
 def vocabulary(view: PassageView) -> Iterator[Candidate]:
-    """One candidate per distinct word (its best sentence), best-scored first."""
-    best: dict[str, Candidate] = {}
+    """One candidate per distinct word (its best sentence) that has a meaning, best first."""
+    best: dict[str, tuple[Candidate, Token, str | None]] = {}
     counts = Counter(t.lemma_.lower() for t in view.doc if t.is_alpha)
     title = {w.lower() for w in view.title.split()}
     for s in view.sentences:
@@ -59,13 +60,18 @@ def vocabulary(view: PassageView) -> Iterator[Candidate]:
             score = (
                 rarity + (0.6 if clue else 0.0) - max(0, words - (15 if view.young else 25)) * 0.03
             )
-            cand = Candidate(
-                "vocabulary", _question(view, tok, s), _answer(view, tok, s, clue), s.index, score
-            )
+            cand = Candidate("vocabulary", _question(view, tok, s), clue or "", s.index, score)
             key = tok.lemma_.lower()
-            if key not in best or cand.score > best[key].score:
-                best[key] = cand
-    yield from sorted(best.values(), key=lambda c: (-c.score, c.sentence, c.question))
+            if key not in best or cand.score > best[key][0].score:
+                best[key] = (cand, tok, clue)
+    ranked = sorted(best.values(), key=lambda x: (-x[0].score, x[0].sentence, x[0].question))
+    for cand, tok, clue in ranked[:_LOOKUPS]:
+        if clue:
+            yield cand  # the passage's own explanation: read straight from the text
+            continue
+        sense = meaning(tok.text, tok.lemma_, tok.pos_, view.sentences[cand.sentence].text)
+        if sense:
+            yield replace(cand, answer=sense, level="inference")
 
 
 def _rarity(view: PassageView, tok: Token) -> float | None:
@@ -148,10 +154,3 @@ def _context(view: PassageView, tok: Token, s: Sentence, reach: int = 5) -> str:
     while hi + 1 < s.span.end and hi - tok.i < reach and not view.doc[hi + 1].is_punct:
         hi += 1
     return phrase(view.doc, range(lo, hi + 1))
-
-
-def _answer(view: PassageView, tok: Token, s: Sentence, clue: str | None) -> str:
-    if clue:
-        return clue
-    window = _context(view, tok, s, reach=4)
-    return f'{_KIND.get(tok.pos_, "a word")} that fits the clue "{window}"'

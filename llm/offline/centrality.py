@@ -1,0 +1,156 @@
+"""Main idea, theme, text structure and author's purpose: questions about the whole passage.
+
+The main idea is the sentence closest (embedding cosine) to the passage's centroid and
+its title — what the whole passage is about, not where it starts — condensed to its
+main clause with pronouns named. A theme is asked only when the story states its
+lesson; structure and purpose are read from signal words and the passage's kind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+import numpy as np
+
+from readloom.llm.offline.nlp import Sentence
+from readloom.llm.offline.passage import Candidate, PassageView
+from readloom.llm.offline.standalone import resolved
+from readloom.llm.offline.syntax import analyse
+
+_LESSON = re.compile(r"\b(?:lesson|moral|learn(?:ed|t)|never again|from that day)\b", re.I)
+_STRUCTURES: dict[str, re.Pattern[str]] = {
+    "in time order (sequence)": re.compile(
+        r"\b(?:first|then|next|after|finally|later|before|last|soon|years? ago)\b", re.I
+    ),
+    "by cause and effect": re.compile(
+        r"\b(?:because|so|as a result|therefore|causes?d?|leads? to|due to)\b", re.I
+    ),
+    "by comparing and contrasting": re.compile(
+        r"\b(?:but|however|unlike|like|both|while|whereas|instead|than|different|same)\b", re.I
+    ),
+    "as a problem and its solution": re.compile(
+        r"\b(?:problem|solve[ds]?|solution|answer|fix(?:ed)?|help(?:s|ed)?)\b", re.I
+    ),
+}
+_MIN_SENTENCES = 3
+_MIN_MAIN_IDEA = 8  # a few sentences have no main idea beyond themselves
+
+
+def main_idea(view: PassageView) -> Iterator[Candidate]:
+    """The passage's most central sentence, condensed (never the first sentence by default)."""
+    sents = [s for s in view.sentences if view.usable(s) and 5 <= len(s.text.split()) <= 40]
+    if len(view.sentences) < _MIN_MAIN_IDEA or not sents:
+        return
+    for s in _central(view, sents)[:4]:
+        answer = _gist(view, s)
+        if answer and len(answer.split()) < 0.8 * len(s.text.split()):  # condensed, not copied
+            yield Candidate("main_idea", _main_idea_question(view), answer, s.index, 1.0,
+                            "inference")  # fmt: skip
+            return
+
+
+def _central(view: PassageView, sents: list[Sentence]) -> list[Sentence]:
+    from readloom.retrieval.embeddings import embed
+
+    texts = [s.text for s in view.sentences]
+    vectors = embed(texts + ([view.title] if view.title else []))
+    body = vectors[: len(texts)]
+    centroid = body.mean(axis=0)
+    if view.title:
+        centroid = centroid + 0.5 * vectors[-1]
+    centroid /= max(1e-9, float(np.linalg.norm(centroid)))
+    scored = []
+    for s in sents:
+        score = float(body[s.index] @ centroid)
+        if s.span[0].pos_ == "PRON":
+            score -= 0.05  # leans on an earlier sentence
+        score -= 0.004 * max(0, len(s.text.split()) - 25)
+        scored.append((score, -s.index, s))
+    return [s for _, _, s in sorted(scored, key=lambda x: (x[0], x[1]), reverse=True)]
+
+
+def _gist(view: PassageView, s: Sentence) -> str | None:
+    """The sentence's main clause, subordinate clauses dropped, pronouns named."""
+    root = s.span.root
+    clause = analyse(root, drop=[c for c in root.children if c.dep_ in ("advcl", "parataxis")])
+    if clause is None:
+        return None
+    subject = resolved(view, clause.subject_ids)
+    text = resolved(view, clause.ids, subject)
+    if not text or len(text.split()) < 4:
+        return None
+    words = text.split()
+    if len(words) > 16:
+        return None
+    return text[:1].upper() + text[1:]
+
+
+def _main_idea_question(view: PassageView) -> str:
+    named = f'"{view.title}"' if view.title else "this passage"
+    if view.young:
+        return f"What is {named} mostly about?"
+    if view.grade <= 5:
+        return f"What is the main idea of {named}?"
+    return f"What is the central idea of {named}?"
+
+
+def theme(view: PassageView) -> Iterator[Candidate]:
+    """Only when the story says its lesson ("she learned that…", "the moral is…")."""
+    for s in view.sentences:
+        if not _LESSON.search(s.text) or not view.usable(s):
+            continue
+        for tok in s.span:
+            if tok.lemma_ == "learn" or tok.lower_ in ("lesson", "moral"):
+                comp = next((c for c in tok.children if c.dep_ in ("ccomp", "dobj", "attr")), None)
+                if comp is None:
+                    continue
+                text = resolved(view, {t.i for t in comp.subtree} - {tok.i})
+                if text and 3 <= len(text.split()) <= 14:
+                    q = "What lesson does the story teach?"
+                    yield Candidate("theme", q, text, s.index, 0.9, "inference")
+                    return
+
+
+def text_structure(view: PassageView) -> Iterator[Candidate]:
+    """How an informational passage is organised, from the signal words it uses most."""
+    if len(view.sentences) < _MIN_SENTENCES:
+        return
+    counts = {k: len(p.findall(view.text)) for k, p in _STRUCTURES.items()}
+    kind, n = max(counts.items(), key=lambda kv: kv[1])
+    if n < 3:
+        return
+    pattern = _STRUCTURES[kind]
+    best = max(
+        (s for s in view.sentences if view.usable(s)),
+        key=lambda s: (len(pattern.findall(s.text)), -s.index),
+        default=None,
+    )
+    if best is None or not pattern.search(best.text):
+        return
+    q = "How does the author organize the ideas in this passage?"
+    yield Candidate("text_structure", q, kind, best.index, 0.6, "inference")
+
+
+def author_purpose(view: PassageView) -> Iterator[Candidate]:
+    """'Why did the author write this passage?' -> 'to teach readers about camels'."""
+    if len(view.sentences) < _MIN_SENTENCES:
+        return
+    subjects = Counter(
+        t.lemma_.lower() for t in view.doc if t.pos_ == "NOUN" and t.dep_ in ("nsubj", "nsubjpass")
+    )
+    if not subjects:
+        return
+    lemma, n = subjects.most_common(1)[0]
+    forms = [t for t in view.doc if t.lemma_.lower() == lemma and t.pos_ == "NOUN"]
+    plural = next((t.lower_ for t in forms if t.tag_ == "NNS"), None)
+    topic = plural or f"the {lemma}"
+    evidence = next(
+        (s for s in view.sentences if view.usable(s) and any(t in s.span for t in forms)), None
+    )
+    if n < 2 or evidence is None:
+        return
+    q = "Why did the author most likely write this passage?"
+    answer = f"to teach readers about {topic}"
+    yield Candidate("author_purpose", q, answer, evidence.index, 0.5, "inference")

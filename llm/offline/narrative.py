@@ -1,0 +1,241 @@
+"""Story questions the clause readers (``clauses``) do not ask: feelings, traits, reactions,
+what a character did when something happened, what came of it, and what comes next.
+
+These are the FairytaleQA element types experts ask most after plain actions (feeling,
+character, causal relationship, outcome resolution, prediction). Every answer is copied
+from one evidence sentence, with its pronouns named (``standalone.resolved``); an
+answer that needs the reader to connect two sentences is labelled inference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from spacy.tokens import Token
+
+from readloom.llm.offline.nlp import Sentence, wordset
+from readloom.llm.offline.passage import Candidate, PassageView
+from readloom.llm.offline.standalone import resolved
+from readloom.llm.offline.syntax import analyse, declarative, subject_of, subtree_ids
+
+EMOTIONS = wordset("""happy glad sad angry afraid frightened scared sorry pleased delighted joyful
+    terrified surprised astonished amazed ashamed proud lonely jealous envious anxious worried
+    curious grateful thankful furious miserable unhappy sorrowful merry overjoyed disappointed
+    nervous excited annoyed vexed enraged alarmed upset cross grieved troubled uneasy content
+    contented cheerful hopeful homesick embarrassed shy eager fearful wretched heartbroken
+    startled horrified puzzled confused relieved satisfied glum gloomy joyous bewildered""")
+EMOTION_NOUNS = wordset("""joy fear grief anger delight sorrow astonishment terror rage pleasure
+    surprise fright horror shame pride envy jealousy despair dismay gladness sadness happiness
+    wonder amazement relief""")
+TRAITS = wordset("""kind brave clever wise foolish lazy greedy selfish generous honest cruel wicked
+    gentle good bad proud humble poor rich rich beautiful ugly strong weak clumsy stupid
+    cunning sly patient hardworking industrious faithful loyal bold timid cowardly mean
+    stingy friendly helpful careless careful polite rude obedient naughty handsome pretty
+    old young tiny little big tall short skillful skilful diligent idle""")
+_WHEN_MARKS = wordset("when as after once")
+_SPEECH = wordset("say said tell ask answer reply cry shout call whisper exclaim")
+_MAX_EVENT_WORDS = 12
+
+
+def feelings(view: PassageView, s: Sentence) -> Iterator[Candidate]:
+    """'The king was very angry when he heard it.' -> 'How did the king feel when he heard…'"""
+    if not view.usable(s):
+        return
+    for tok in s.span:
+        word = tok.lemma_.lower()
+        if tok.dep_ == "acomp" and word in EMOTIONS:
+            verb, answer_ids = tok.head, _with_conj(tok)
+        elif tok.dep_ == "pobj" and word in EMOTION_NOUNS and tok.head.lower_ in ("with", "in"):
+            verb, answer_ids = tok.head.head, subtree_ids(tok.head)
+        else:
+            continue
+        if verb.pos_ not in ("VERB", "AUX"):
+            continue
+        who = _person(view, verb)
+        if who is None:
+            continue
+        answer = resolved(view, answer_ids)
+        if not answer:
+            continue
+        tense = "does" if verb.tag_ in ("VBZ", "VBP") else "did"
+        when = _when_clause(view, verb)
+        question = f"How {tense} {who} feel{f' {when}' if when else ''}?"
+        if len(question.split()) > view.max_question_words + 4:
+            question = f"How {tense} {who} feel?"
+        yield Candidate("feeling", question, answer, s.index, 0.95 if when else 0.8)
+        # Why was the king angry? The cause: the sentence's because-clause, else (read
+        # across sentences) what happened just before.
+        cause = _cause_before(view, s)
+        if cause and tok.dep_ == "acomp" and tense == "did":
+            be = "was" if verb.tag_ == "VBD" else "is"
+            why = f"Why {be} {who} {tok.text.lower()}?"
+            yield Candidate("causal_relationship", why, cause[0], cause[1], 0.75, "inference")
+
+
+def traits(view: PassageView, s: Sentence) -> Iterator[Candidate]:
+    """'The miller was a greedy man' / 'The princess was clever' -> 'What was X like?'"""
+    if not view.usable(s):
+        return
+    root = s.span.root
+    if root.lemma_ != "be":
+        return
+    subj = subject_of(root)
+    if subj is None or not view.is_person(subj) and subj.pos_ != "PRON":
+        return
+    adjs = [c for c in root.children if c.dep_ == "acomp" and c.lemma_.lower() in TRAITS] + [
+        a
+        for c in root.children
+        if c.dep_ == "attr"
+        for a in c.children
+        if a.dep_ == "amod" and a.lemma_.lower() in TRAITS
+    ]
+    if not adjs:
+        return
+    who = _person(view, root)
+    if who is None:
+        return
+    words = [a.text.lower() for adj in adjs for a in _conj_tokens(adj)]
+    words = [w for w in dict.fromkeys(words) if w not in ("old", "young", "little", "big")] or words
+    answer = " and ".join(dict.fromkeys(words))
+    tense = "was" if root.tag_ == "VBD" else "is"
+    yield Candidate("character", f"What {tense} {who} like?", answer, s.index, 0.7)
+
+
+def reactions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
+    """'When the prince saw the bird, he ran to it.' -> 'What did the prince do when he saw
+    the bird?' (action), or with a thing as subject, 'What happened when …?' (outcome)."""
+    if not view.usable(s):
+        return
+    root = s.span.root
+    if root.pos_ not in ("VERB", "AUX") or root.lemma_ in ("be", "have"):
+        return
+    advcl = next(
+        (
+            c
+            for c in root.children
+            if c.dep_ == "advcl"
+            and any(m.dep_ == "mark" and m.lower_ in _WHEN_MARKS for m in c.children)
+        ),
+        None,
+    )
+    if advcl is None:
+        return
+    mark = next(m for m in advcl.children if m.dep_ == "mark")
+    event = resolved(view, {i for i in subtree_ids(advcl) if i > mark.i})  # not "just as"
+    if not event or len(event.split()) > _MAX_EVENT_WORDS:
+        return
+    clause = analyse(root, drop=[advcl], within={t.i for t in s.span})
+    if clause is None:
+        return
+    who = _person(view, root)
+    rest = resolved(view, clause.ids - clause.subject_ids, who)
+    if not rest or len(rest.split()) < 2:
+        return
+    rel = mark.lower_
+    if who is not None and root.lemma_ not in _SPEECH:
+        question = f"What did {who} do {rel} {event}?"
+        if len(question.split()) > view.max_question_words + 4:
+            return
+        yield Candidate("action", question, rest, s.index, 0.9)
+    elif who is None:
+        subj = resolved(view, clause.subject_ids)
+        if subj:
+            yield Candidate(
+                "outcome_resolution", f"What happened {rel} {event}?", f"{subj} {rest}", s.index,
+                0.8,
+            )  # fmt: skip
+
+
+def predictions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
+    """From an event, what the same character does next (answered by the next sentence)."""
+    if not view.usable(s) or s.index + 1 >= len(view.sentences):
+        return
+    nxt = view.sentences[s.index + 1]
+    if not view.usable(nxt) or nxt.paragraph != s.paragraph:
+        return
+    root, nroot = s.span.root, nxt.span.root
+    if root.tag_ != "VBD" or nroot.tag_ != "VBD" or nroot.lemma_ in ("be", "have", "say"):
+        return
+    who, nwho = _person(view, root), _person(view, nroot)
+    if who is None or nwho != who:
+        return
+    clause = analyse(root, drop=[c for c in root.children if c.dep_ in ("prep", "advcl")][1:])
+    nclause = analyse(nroot, drop=[c for c in nroot.children if c.dep_ == "advcl"])
+    if clause is None or nclause is None:
+        return
+    rest = resolved(view, clause.ids - clause.subject_ids, who)
+    answer = resolved(view, nclause.ids - nclause.subject_ids, who)
+    if not rest or not answer or len(rest.split()) > _MAX_EVENT_WORDS or len(answer.split()) < 2:
+        return
+    event = f"{who} {rest}"
+    question = f"After {event}, what do you think {who} will do next?"
+    if len(question.split()) > view.max_question_words + 4:
+        return
+    yield Candidate("prediction", question, answer, nxt.index, 0.6, "inference")
+
+
+def _person(view: PassageView, verb: Token) -> str | None:
+    """How a question names the verb's subject, when it is a person (pronouns resolved)."""
+    subj = subject_of(verb)
+    if subj is None:
+        return None
+    if subj.pos_ == "PRON":
+        if subj.lower_ not in ("he", "she", "they"):
+            return None
+        name = view.antecedent(subj)
+        if name is None:
+            return None
+        return name if name[:1].isupper() or name.lower().startswith("the ") else f"the {name}"
+    if not view.is_person(subj):
+        return None
+    clause = analyse(verb)
+    if clause is None:
+        return None
+    text = resolved(view, clause.subject_ids)
+    return text if text and len(text.split()) <= 6 else None
+
+
+def _when_clause(view: PassageView, verb: Token) -> str | None:
+    for c in verb.children:
+        mark = next((m for m in c.children if m.dep_ == "mark"), None)
+        if c.dep_ == "advcl" and mark is not None and mark.lower_ in _WHEN_MARKS:
+            text = resolved(view, subtree_ids(c))
+            if text and len(text.split()) <= _MAX_EVENT_WORDS:
+                return text
+    return None
+
+
+def _cause_before(view: PassageView, s: Sentence) -> tuple[str, int] | None:
+    """The because-clause of the sentence, else the previous sentence as a short statement."""
+    for tok in s.span:
+        if tok.dep_ == "mark" and tok.lower_ == "because":
+            text = resolved(view, subtree_ids(tok.head) - {tok.i})
+            if text:
+                return text, s.index
+    if s.index == 0:
+        return None
+    prev = view.sentences[s.index - 1]
+    if prev.paragraph != s.paragraph or not view.usable(prev):
+        return None
+    root = prev.span.root
+    clause = analyse(root, drop=[c for c in root.children if c.dep_ == "advcl"])
+    if clause is None or root.pos_ not in ("VERB", "AUX"):
+        return None
+    subj = resolved(view, clause.subject_ids)
+    rest = resolved(view, clause.ids - clause.subject_ids)
+    if not subj or not rest:
+        return None
+    text = declarative(clause, subj) if not rest else f"{subj} {rest}"
+    return (text, prev.index) if 3 <= len(text.split()) <= _MAX_EVENT_WORDS else None
+
+
+def _with_conj(tok: Token) -> set[int]:
+    return {t.i for t in _conj_tokens(tok)} | {c.i for c in tok.children if c.dep_ == "cc"}
+
+
+def _conj_tokens(tok: Token) -> list[Token]:
+    out = [tok]
+    for c in tok.children:
+        if c.dep_ == "conj":
+            out.extend(_conj_tokens(c))
+    return out
