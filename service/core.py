@@ -236,8 +236,8 @@ class Readloom:
             raise InputError("give a passage_id or the passage text")
         try:
             return await self._generate_questions(
-                passage_id, count=count, grade=grade, types=types, tenant=tenant, role=role,
-                session_id=session_id,
+                passage_id, count=count, grade=grade, types=types, choices=choices,
+                tenant=tenant, role=role, session_id=session_id,
             )  # fmt: skip
         finally:
             if adhoc is not None:
@@ -250,6 +250,7 @@ class Readloom:
         count: int,
         grade: int | None,
         types: list[str] | None,
+        choices: bool,
         tenant: str,
         role: str,
         session_id: str | None,
