@@ -290,11 +290,12 @@ def eval_command(
 
 def _register_commands() -> None:
     """Commands owned by other folders (serve, keys, lti, report) register themselves."""
+    from readloom.agents.grade_cli import register as register_grade
     from readloom.api.cli import register as register_api
     from readloom.api.lti.cli import register as register_lti
     from readloom.observability.cli import register as register_report
 
-    for register in (register_api, register_lti, register_report):
+    for register in (register_api, register_lti, register_report, register_grade):
         register(main)
 
 

@@ -64,6 +64,14 @@ class AliasTable:
     def names(self) -> set[str]:
         return {name.lower() for _, name in self.phrases}
 
+    def described(self, words: set[str]) -> str | None:
+        """The one entity whose descriptions use any of ``words`` ("lighthouse" -> Tobias)."""
+        hits = {
+            name for phrase, name in self.phrases
+            if words & (set(phrase.split()) - _DETS - FUNCTION_WORDS)
+        }  # fmt: skip
+        return next(iter(hits)) if len(hits) == 1 else None
+
 
 EMPTY = AliasTable(phrases=())
 
