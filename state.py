@@ -19,10 +19,11 @@ Mode = Literal["tutor", "questions"]
 QuestionType = Literal["who", "what", "where", "when", "why", "vocabulary", "main_idea", "sequence"]
 Intent = Literal[
     "answer_attempt", "help_request", "answer_demand", "off_topic", "frustration",
-    "greeting", "question_about_text", "generate_questions",
+    "greeting", "question_about_text", "generate_questions", "guess_list", "word_question",
 ]  # fmt: skip
 Move = Literal[
     "affirm", "probe", "hint", "alternate_explanation", "redirect", "encourage", "ask_question",
+    "ask_to_choose", "answer_question", "worked_explanation",
 ]  # fmt: skip
 Tier = Literal["default", "cheap", "offline"]
 
@@ -71,11 +72,15 @@ class Turn(BaseModel):
 
 
 class Grade(BaseModel):
-    """The evaluator's grading of a student's answer to the current question."""
+    """The grader's judgement of a student's answer to the current question."""
 
     correct: bool
     score: float
     skill: str
+    verdict: Literal["correct", "partially_correct", "incorrect", "not_an_answer"] | None = None
+    reason: str | None = None  # a code ("alias", "guess_list", …) or the model judge's reason
+    confidence: float | None = None
+    assisted: bool = False  # the tutor modelled the answer after repeated tries
 
 
 class Intervention(BaseModel):
@@ -96,6 +101,7 @@ class TurnInput(TypedDict, total=False):
     grade: int
     count: int
     types: list[QuestionType]
+    opening: bool  # the tutor opens the session: greet and ask, before any message
 
 
 class TurnState(TypedDict, total=False):
@@ -106,6 +112,7 @@ class TurnState(TypedDict, total=False):
     grade: int
     count: int
     types: list[QuestionType]
+    opening: bool
     # per turn (overwritten each turn)
     message: str  # redacted student/teacher message
     blocked: bool
@@ -126,7 +133,9 @@ class TurnState(TypedDict, total=False):
     asked: Annotated[list[str], operator.add]  # questions already put to the student
     hint_level: int
     attempts: int  # wrong attempts on current_question
+    tries: int  # unsuccessful turns on current_question (wrong, guesses, idk, off-topic…)
     alternate_used: bool
+    assisted_items: int  # questions the tutor had to model (worked explanation) this session
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ list is never accepted, whatever a model says. When the two disagree the grade c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
+from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from readloom.llm.base import LLMRequest
@@ -167,3 +168,90 @@ class Grader:
             req, session_id=session_id, allow_list=allow_list, student_id=student_id
         )
         return result.parsed if isinstance(result.parsed, JudgeVerdict) else None
+
+
+# --- the graph node ---------------------------------------------------------------------
+
+# What the child's turn was, once graded: the move the executor makes next.
+_NOT_AN_ANSWER_MOVES: dict[str, tuple[str, str]] = {
+    "off_topic": ("off_topic", "redirect"),
+    "feeling": ("frustration", "encourage"),
+    "greeting": ("greeting", "ask_question"),
+    "question": ("question_about_text", "answer_question"),
+    "guess_list": ("guess_list", "ask_to_choose"),
+    "no_attempt": ("help_request", "hint"),
+    "empty": ("help_request", "hint"),
+}
+# Turns that count as an unsuccessful try on the current question.
+_UNSUCCESSFUL = frozenset(
+    {"answer_attempt", "guess_list", "help_request", "answer_demand", "off_topic", "frustration"}
+)
+MAX_HINT = 3
+
+
+def make_grader(svc: Any) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """Grade an answer attempt, refine the plan from the verdict, count the tries."""
+    from readloom.state import Grade
+
+    def review(outcome: GradeOutcome) -> None:
+        # A disagreement is a review item, not a teacher alert (low confidence).
+        svc.guards.audit.queue_alert(
+            tenant="default", session_id="grading", student_id="grader",
+            kind="grading_disagreement", severity="low", entities=(), confidence=0.1,
+        )  # fmt: skip
+
+    grader = Grader(gate=svc.gate, settings=svc.settings, on_disagreement=review)
+
+    async def grade_node(state: Any, runtime: Runtime) -> dict[str, Any]:
+        ctx = runtime.context
+        plan = state["plan"]
+        question = state.get("current_question")
+        update: dict[str, Any] = {"grade_result": None}
+        if question is None:
+            return update
+        tries, attempts = state.get("tries", 0), state.get("attempts", 0)
+        hint_level = state.get("hint_level", 0)
+        intent, move = plan.intent, plan.move
+        if plan.intent in ("answer_attempt", "guess_list"):
+            passage = svc.store.get(state["passage_id"])
+            item = GradeItem(
+                question=question.question, answer=question.answer, evidence=question.evidence,
+                response=state.get("message", ""), passage=passage.text,
+            )  # fmt: skip
+            outcome = await grader.grade(
+                item, session_id=state["session_id"], tenant=ctx.tenant,
+                student_id=ctx.student_id, allow_list=svc.allow_list(passage),
+            )  # fmt: skip
+            update["grade_result"] = Grade(
+                correct=outcome.verdict == "correct", score=outcome.score, skill=question.skill,
+                verdict=outcome.verdict, reason=outcome.reason, confidence=outcome.confidence,
+            )  # fmt: skip
+            if outcome.verdict == "correct":
+                intent, move = "answer_attempt", "affirm"
+                _record_mastery(svc, ctx.student_id, question.skill, 1)
+            elif outcome.verdict == "partially_correct":
+                intent, move = "answer_attempt", "probe"
+            elif outcome.verdict == "incorrect":
+                intent, move = "answer_attempt", "hint"
+                attempts += 1
+            else:
+                intent, move = _NOT_AN_ANSWER_MOVES.get(outcome.reason, ("off_topic", "redirect"))
+        if move != "affirm" and intent in _UNSUCCESSFUL or move == "probe":
+            tries += 1
+            if intent in ("answer_attempt", "help_request", "answer_demand", "guess_list"):
+                hint_level = min(MAX_HINT, hint_level + 1)
+        if move == "affirm":
+            tries, attempts, hint_level = 0, 0, 0
+        plan = plan.model_copy(update={"intent": intent, "move": move,
+                                       "rationale": f"{plan.rationale}; graded={move}"})  # fmt: skip
+        return update | {"plan": plan, "tries": tries, "attempts": attempts,
+                         "hint_level": hint_level}  # fmt: skip
+
+    return grade_node
+
+
+def _record_mastery(svc: Any, student: str, skill: str, correct: int) -> None:
+    """Only real attempts reach mastery: a correct answer here, an assisted item (one miss,
+    however many tries it took) in the worked explanation; never talk, questions or feelings."""
+    if skill in svc.skills:  # a model may name a skill the graph lacks
+        svc.mastery.record(student, skill, correct)
