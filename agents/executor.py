@@ -16,12 +16,18 @@ from langgraph.runtime import Runtime
 from readloom.agents.evaluator import accepted_questions
 from readloom.agents.services import Services
 from readloom.llm.base import ChatMessage, LLMRequest
+from readloom.llm.offline.nlp import stable_index
 from readloom.prompts.loader import load_prompt
 from readloom.retrieval.models import Passage
 from readloom.state import Draft, Grade, Move, Question, QuestionSet, TurnContext, TurnState
 
 QUESTION_POOL = 8  # questions drafted per passage for a tutoring session
 PRAISE = "Yes, that's right. Well done finding it in the text!"
+OPENING = (
+    "Hi! I'm your reading helper. Let's read \"{title}\" together.",
+    "Hello! Today we're reading \"{title}\". I'll ask you questions about it.",
+    'Hi there! Let\'s think about "{title}" together.',
+)
 
 
 class ExecutorUpdate(TypedDict, total=False):
@@ -220,6 +226,10 @@ async def _ask_next(
         hint_level=0,
         correct=None,
     )
+    if state.get("opening"):
+        title = passage.title.strip()
+        hello = OPENING[stable_index(len(OPENING), state["session_id"])].format(title=title)
+        draft = draft.model_copy(update={"text": f"{hello} {draft.text}"})
     return update | {
         "draft": draft,
         "spans": spans,
