@@ -35,16 +35,18 @@ def decide(state: TurnState, mastery: float | None, *, max_tries: int = 3) -> In
             return Intervention(kind="teacher_alert", reason="repeated_failure",
                                 hint_level=hint_level)  # fmt: skip
         return Intervention(kind="none", reason="assisted")
+    plan = state.get("plan")
+    if plan and plan.intent == "frustration":  # empathy first, never a harder explanation
+        frustrated = sum(1 for t in state.get("history", []) if t.move == "encourage")
+        if frustrated >= 1:
+            return Intervention(
+                kind="teacher_alert", reason="repeated_frustration", hint_level=hint_level
+            )
+        return Intervention(kind="none", reason="encourage")
     tries = state.get("tries", 0)
     if tries >= max(1, max_tries - 1) and not state.get("alternate_used"):
         return Intervention(
             kind="alternate_explanation", reason="hints_not_working", hint_level=hint_level
-        )
-    plan = state.get("plan")
-    frustrated = sum(1 for t in state.get("history", []) if t.move == "encourage")
-    if plan and plan.intent == "frustration" and frustrated >= 1:
-        return Intervention(
-            kind="teacher_alert", reason="repeated_frustration", hint_level=hint_level
         )
     if state.get("attempts", 0) or (plan and plan.intent in ("help_request", "answer_demand")):
         return Intervention(kind="escalate_hint", reason="struggling", hint_level=hint_level)

@@ -175,6 +175,8 @@ def _appositions(tok: Token, names: dict[str, Entity]) -> None:
                 ent.descriptions.add(desc)
     # "Tobias the lighthouse keeper": a name directly followed by a definite description
     if tok.pos_ == "PROPN" and tok.i + 1 < len(tok.doc) and tok.doc[tok.i + 1].lower_ == "the":
+        if tok.is_title and _entity_for(tok, names) is None:  # a name opening the sentence
+            names[tok.text.lower()] = Entity(name=tok.text)
         ent = _entity_for(tok, names)
         head = _noun_after(tok.doc, tok.i + 1)
         if ent and head is not None:
