@@ -202,6 +202,8 @@ function setQuestion(question) {
 
 function markGraded(li, graded) {
   if (!graded) return;
+  // a greeting, a question back or a feeling is talk, not an answer: no mark
+  if (graded.verdict === "not_an_answer" && ["greeting", "question", "feeling", "no_attempt", "empty"].includes(graded.reason)) return;
   li.classList.add(graded.correct ? "answer-right" : "answer-not-yet");
   li.querySelector(".msg-who").append(" ",
     el("span", { class: "badge" }, graded.correct ? "Correct!" : "Not quite yet"));
@@ -209,7 +211,7 @@ function markGraded(li, graded) {
 
 function updateChips() {
   // "I'm ready!" only makes sense before the conversation starts.
-  const started = !!document.querySelector("#chat-log .msg-student");
+  const started = !!document.querySelector("#chat-log .msg-student") || !$("tutor-question").hidden;
   document.querySelector('.chip[data-start]').hidden = started;
 }
 
