@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 from readloom.agents.executor import _ask_next, _retrieve, _tutor_reply
 from readloom.agents.grader import _record_mastery
 from readloom.agents.services import Services
+from readloom.llm.offline.leak import answer_leaks
 from readloom.state import Draft, Grade, TurnContext, TurnState
 
 
@@ -57,6 +58,15 @@ def make_worked_explanation(svc: Services) -> Callable[..., Awaitable[dict[str, 
             confidence=graded.confidence if graded else None, assisted=True,
         )  # fmt: skip
         follow = await _ask_next(svc, state, ctx, passage, {}, spans)
+        skipped: list[str] = []
+        while (nxt := follow.get("current_question")) is not None and answer_leaks(
+            worked.text, nxt.answer, nxt.question
+        ):  # the explanation would give the next answer away: ask another question
+            skipped.append(nxt.question)
+            seen = {**state, "asked": [*state.get("asked", []), *skipped]}
+            follow = await _ask_next(svc, seen, ctx, passage, {}, spans)  # type: ignore[arg-type]
+        if skipped:
+            follow["asked"] = [*skipped, *follow.get("asked", [])]
         text = f"{worked.text}\n\n{follow['draft'].text}"
         draft = Draft(text=text, provenance=worked.provenance, move="worked_explanation")
         return {k: v for k, v in follow.items() if k != "draft"} | {

@@ -85,6 +85,11 @@ _QUESTION_BACK = re.compile(
     r"were|will|would|should|may)\b.*\?\s*$|^\W*what (does|is|do) .* mean\b",
     re.I,
 )
+_CHAT = re.compile(
+    r"\b(you|your|we|let'?s|play|game|games|favou?rite|want to|can we|lunch|recess|pizza|"
+    r"minecraft|fortnite|roblox|youtube|tiktok|video|tv)\b",
+    re.I,
+)
 _TENTATIVE = re.compile(r"^\W*(is it|was it|maybe it'?s|maybe|it'?s|i think it'?s)\s+", re.I)
 _OR_SPLIT = re.compile(r"\s*(?:\bor\b|\bmaybe\b|/|\?)\s*", re.I)
 _LIST_SPLIT = re.compile(r"\s*(?:,|\band\b|\bor\b|/)\s*", re.I)
@@ -136,8 +141,14 @@ def is_guess_list(text: str, key: str = "") -> bool:
     t = text.strip().rstrip(".!")
     parts = [p for p in _OR_SPLIT.split(t) if p and re.search(r"\w", p)]
     offered_or = bool(re.search(r"\bor\b|/|\bmaybe\b.*\bmaybe\b|\?.*\S.*\?", t, re.I))
-    if offered_or and len(parts) >= 2 and all(len(p.split()) <= 5 for p in parts):
-        return len({p.lower().strip() for p in parts}) >= 2
+    if offered_or and len(parts) >= 2 and all(len(p.split()) <= 15 for p in parts):
+        distinct = {p.lower().strip() for p in parts}
+        # "to stay or go" is one answer; "the storm or the rocks" offers two
+        return (
+            len(distinct) >= 2
+            and sum(len(p.split()) >= 2 for p in parts) >= 2
+            or (len(distinct) >= 2 and all(len(p.split()) <= 5 for p in parts))
+        )
     items = [p for p in _LIST_SPLIT.split(t) if p and re.search(r"\w", p)]
     short_key = len(key.split()) <= 3 and not re.search(r",|\band\b", key, re.I)
     return (
@@ -332,7 +343,8 @@ class OfflineGrader:
             return OfflineGrade("correct", "description", 0.7, max(score, 0.7))
         if recall >= PARTIAL_RECALL or cos >= PARTIAL_COS:
             return OfflineGrade("partially_correct", "some_key_terms", 0.55, score)
-        if cos < OFF_TOPIC_COS and recall == 0.0 and not _shares_question(given, q_terms):
+        chat = _CHAT.search(text) is not None  # "do you like pizza": talk, not an answer
+        if chat and cos < OFF_TOPIC_COS and recall == 0.0 and not _shares_question(given, q_terms):
             return OfflineGrade("not_an_answer", "off_topic", 0.6, score)
         return OfflineGrade("incorrect", "no_match", _conf(1 - max(recall, cos), 0.5), score)
 
