@@ -135,20 +135,23 @@ def not_an_answer(text: str, *, key: str = "") -> str | None:
 
 def is_guess_list(text: str, key: str = "") -> bool:
     """'tobias or pepper or the grandmother', 'maybe wren maybe tobias', 'tobias, wren,
-    santos' (for a one-word key): several short alternatives offered at once."""
-    if re.search(r"\bor\b", key, re.I):
-        return False
+    santos' (for a one-word key): several alternatives offered at once. A key that itself
+    says "or" ("whether to stay or go") turns the check off."""
     t = text.strip().rstrip(".!")
+    if re.search(r"\bor\b", key, re.I):  # only "<the key> or <something else>" is a guess
+        k = " ".join(key.lower().split()).rstrip(".!")
+        rest = " ".join(t.lower().split()).replace(k, " ", 1) if k else ""
+        return (
+            bool(k)
+            and k in " ".join(t.lower().split())
+            and bool(re.search(r"(^|\s)or\s+\w|\w\s+or(\s|$)", rest.strip()))
+        )
     parts = [p for p in _OR_SPLIT.split(t) if p and re.search(r"\w", p)]
     offered_or = bool(re.search(r"\bor\b|/|\bmaybe\b.*\bmaybe\b|\?.*\S.*\?", t, re.I))
-    if offered_or and len(parts) >= 2 and all(len(p.split()) <= 15 for p in parts):
-        distinct = {p.lower().strip() for p in parts}
-        # "to stay or go" is one answer; "the storm or the rocks" offers two
-        return (
-            len(distinct) >= 2
-            and sum(len(p.split()) >= 2 for p in parts) >= 2
-            or (len(distinct) >= 2 and all(len(p.split()) <= 5 for p in parts))
-        )
+    # two or more answers offered at once ("X or Y", "maybe X maybe Y"), however long:
+    # the tutor asks the child to pick one and say why
+    if offered_or and len({p.lower().strip() for p in parts}) >= 2:
+        return True
     items = [p for p in _LIST_SPLIT.split(t) if p and re.search(r"\w", p)]
     short_key = len(key.split()) <= 3 and not re.search(r",|\band\b", key, re.I)
     return (
