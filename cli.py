@@ -270,8 +270,12 @@ def _print_questions(res: Any, fmt: str) -> None:
 @click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--passage-id")
 @click.option("--grade", type=click.IntRange(1, 12))
-@click.option("--session", "session_id", help="Resume a session (history survives restarts).")
-@click.option("--student", "student_id", default="cli-student", show_default=True)
+@click.option("--session", "session_id", help="Resume a session by the id it printed at start.")
+@click.option(
+    "--student", "student_id", default="cli-student", show_default=True,
+    help="Whose mastery this session reads and updates (it carries over between runs).",
+)  # fmt: skip
+@click.option("--new-student", is_flag=True, help="Use a fresh local learner with no history.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @_clean_errors
 @_checked_passage_options(required=False)
@@ -281,22 +285,55 @@ def tutor(
     grade: int | None,
     session_id: str | None,
     student_id: str,
+    new_student: bool,
     fmt: str,
 ) -> None:
-    """Chat with the reading tutor. Piped input: one student message per line."""
+    """Chat with the reading tutor. Piped input: one student message per line.
+
+    The tutor speaks first: it greets and asks the first question (with --format json that
+    opening is the first JSON line). Mastery belongs to the --student learner and carries
+    over from run to run, so the first question can differ between runs; --new-student
+    starts a learner with no history (its id is printed, to reuse with --student).
+    """
     import asyncio
     import uuid
 
     interactive = sys.stdin.isatty()
+    resuming = session_id is not None
     session_id = session_id or f"cli-{uuid.uuid4().hex[:12]}"
+    if new_student:
+        student_id = f"cli-learner-{uuid.uuid4().hex[:8]}"
 
     async def run() -> None:
         async with _app() as app:
             pid = None
             if file or passage_id:
                 pid = _passage_from_options(app, file, passage_id, grade)
-            if interactive and fmt == "text":
-                click.echo(f"session {session_id} — type your answers; Ctrl-D to stop.")
+            exists = await app.session_exists(session_id) if resuming else False
+            if resuming and not exists and pid is None:
+                raise click.ClickException(
+                    f"there is no tutoring session '{session_id}' on this machine. Resume one "
+                    "with the id `readloom tutor` printed when it started, or start a new one "
+                    "with --passage-id ID (list them with `readloom passages`) or --file PATH"
+                )
+            if fmt == "text":
+                verb = "resuming" if exists else "session"
+                click.echo(
+                    f"{verb} {session_id} for student {student_id}"
+                    + (" — type your answers; Ctrl-D to stop." if interactive else ""),
+                    err=not interactive,
+                )
+            if not exists:
+                if pid is None:
+                    raise click.UsageError(
+                        "a new tutoring session needs a passage: give --passage-id ID "
+                        "(see `readloom passages`) or --file PATH"
+                    )
+                opening = await app.open_session(
+                    session_id=session_id, passage_id=pid, grade=grade, student_id=student_id
+                )
+                _render_turn(opening, fmt, student_id=student_id)
+                pid = None
             while True:
                 line = _read_line(interactive)
                 if line is None:
@@ -311,7 +348,7 @@ def tutor(
                     student_id=student_id,
                 )
                 pid = None
-                _render_turn(result, fmt)
+                _render_turn(result, fmt, student_id=student_id)
 
     asyncio.run(run())
 
@@ -323,17 +360,21 @@ def _read_line(interactive: bool) -> str | None:
         return None
 
 
-def _render_turn(result: Any, fmt: str) -> None:
+def _render_turn(result: Any, fmt: str, *, student_id: str | None = None) -> None:
     if fmt == "json":
+        graded = result.grade_result
         payload = {
             "session_id": result.session_id,
+            "student_id": student_id,
             "reply": result.reply,
             "provider": result.provider,
             "model": result.model,
             "move": result.move,
             "intervention": result.intervention.kind if result.intervention else None,
             "blocked": result.blocked,
-            "correct": result.grade_result.correct if result.grade_result else None,
+            "correct": graded.correct if graded else None,
+            "verdict": graded.verdict if graded else None,
+            "assisted": graded.assisted if graded else False,
             "question": result.current_question.question if result.current_question else None,
             "provenance": result.provenance,
         }
@@ -407,13 +448,21 @@ def eval_command(
 
 def _register_commands() -> None:
     """Commands owned by other folders (serve, keys, lti, report) register themselves."""
+    from readloom.agents.grade_cli import register as register_grade
     from readloom.api.cli import register as register_api
     from readloom.api.lti.cli import register as register_lti
     from readloom.mlops.cli import register as register_mlops
     from readloom.observability.cli import register as register_report
     from readloom.storage.cli import register as register_db
 
-    for register in (register_api, register_lti, register_report, register_db, register_mlops):
+    for register in (
+        register_api,
+        register_lti,
+        register_report,
+        register_db,
+        register_mlops,
+        register_grade,
+    ):
         register(main)
 
 

@@ -188,6 +188,11 @@ class Settings(BaseSettings):
 
     # --- graph -------------------------------------------------------------
     max_revisions: int = 2
+    tutor_max_tries: int = Field(
+        default=3, ge=1, le=10,
+        description="Unsuccessful tries on one question before the tutor models the reasoning "
+        "(worked explanation), records the item as assisted and moves on",
+    )  # fmt: skip
     checkpoint_durability: Literal["exit", "async", "sync"] = Field(
         default="exit",
         description="When a turn's graph state is written: once when the turn ends (a turn "

@@ -28,10 +28,11 @@ QuestionType = Literal[
 QuestionLevel = Literal["literal", "inference"]
 Intent = Literal[
     "answer_attempt", "help_request", "answer_demand", "off_topic", "frustration",
-    "greeting", "question_about_text", "generate_questions",
+    "greeting", "question_about_text", "generate_questions", "guess_list", "word_question",
 ]  # fmt: skip
 Move = Literal[
     "affirm", "probe", "hint", "alternate_explanation", "redirect", "encourage", "ask_question",
+    "ask_to_choose", "answer_question", "worked_explanation",
 ]  # fmt: skip
 Tier = Literal["default", "cheap", "offline"]
 
@@ -87,11 +88,15 @@ class Turn(BaseModel):
 
 
 class Grade(BaseModel):
-    """The evaluator's grading of a student's answer to the current question."""
+    """The grader's judgement of a student's answer to the current question."""
 
     correct: bool
     score: float
     skill: str
+    verdict: Literal["correct", "partially_correct", "incorrect", "not_an_answer"] | None = None
+    reason: str | None = None  # a code ("alias", "guess_list", …) or the model judge's reason
+    confidence: float | None = None
+    assisted: bool = False  # the tutor modelled the answer after repeated tries
 
 
 class Intervention(BaseModel):
@@ -113,6 +118,7 @@ class TurnInput(TypedDict, total=False):
     count: int
     types: list[QuestionType]
     choices: bool  # multiple choice: three distractors per question
+    opening: bool  # the tutor opens the session: greet and ask, before any message
 
 
 class TurnState(TypedDict, total=False):
@@ -124,6 +130,7 @@ class TurnState(TypedDict, total=False):
     count: int
     types: list[QuestionType]
     choices: bool
+    opening: bool
     # per turn (overwritten each turn)
     message: str  # redacted student/teacher message
     blocked: bool
@@ -144,7 +151,9 @@ class TurnState(TypedDict, total=False):
     asked: Annotated[list[str], operator.add]  # questions already put to the student
     hint_level: int
     attempts: int  # wrong attempts on current_question
+    tries: int  # unsuccessful turns on current_question (wrong, guesses, idk, off-topic…)
     alternate_used: bool
+    assisted_items: int  # questions the tutor had to model (worked explanation) this session
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
-"""Evaluator: grades the student's answer and validates every draft before it is shown.
+"""Evaluator: validates every draft before it is shown (grading is the grader's job).
 
 A tutoring draft must be grounded in the passage, must not give the answer away and
-must read at the student's level; generated questions must quote their evidence
+must read at the student's level and must not repeat one of the session's last five replies; generated questions must quote their evidence
 verbatim, be answerable from it and be distinct. Problems are codes, never prose.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Awaitable, Callable
 from typing import TypedDict
@@ -17,7 +18,7 @@ from readloom.llm.offline.leak import answer_leaks
 from readloom.llm.offline.mix import SKILLS
 from readloom.llm.offline.standalone import answer_problem, evidence_supports
 from readloom.retrieval.readability import flesch_kincaid_grade
-from readloom.state import Draft, Grade, Question, TurnState, Verdict
+from readloom.state import Draft, Question, TurnState, Verdict
 
 _WORD = re.compile(r"[a-z0-9']+")
 _STOP = frozenset(
@@ -29,6 +30,8 @@ _STOP = frozenset(
     ).split()
 )
 READING_MARGIN = 3.0  # grades above the student's grade a reply may read at
+REPEAT_WINDOW = 5  # a reply must differ from each of the session's last five
+REPEAT_SIMILARITY = 0.8
 
 
 class EvaluatorUpdate(TypedDict, total=False):
@@ -48,14 +51,17 @@ def _stem(word: str) -> str:
     return word
 
 
-def grade_answer(message: str, question: Question) -> Grade:
-    """Score an answer by how much of the expected answer's content it contains."""
-    expected = content_words(question.answer) - content_words(question.question)
-    if not expected:
-        expected = content_words(question.answer)
-    given = content_words(message)
-    score = len(expected & given) / len(expected) if expected else 0.0
-    return Grade(correct=score >= 0.5, score=round(score, 3), skill=question.skill)
+def near_repeat(a: str, b: str) -> bool:
+    """Identical or near-identical replies (difflib ratio on normalised words)."""
+    x, y = " ".join(_WORD.findall(a.lower())), " ".join(_WORD.findall(b.lower()))
+    if not x or not y:
+        return False
+    return x == y or difflib.SequenceMatcher(None, x, y).ratio() >= REPEAT_SIMILARITY
+
+
+def _repeats(text: str, state: TurnState) -> bool:
+    recent = [t.text for t in state.get("history", []) if t.role == "tutor"][-REPEAT_WINDOW:]
+    return any(near_repeat(text, r) for r in recent)
 
 
 def _grounded(text: str, spans: list[dict]) -> bool:
@@ -73,7 +79,7 @@ def check_tutor_draft(draft: Draft, state: TurnState) -> list[str]:
     text = draft.text.strip()
     if not text:
         return ["empty"]
-    affirming = bool(plan and plan.move == "affirm")
+    affirming = bool(plan and plan.move == "affirm") or draft.move == "worked_explanation"
     if (
         question
         and not affirming
@@ -82,7 +88,10 @@ def check_tutor_draft(draft: Draft, state: TurnState) -> list[str]:
         )
     ):
         problems.append("answer_leak")
-    if not _grounded(text, state.get("spans", [])) and not (plan and plan.move == "encourage"):
+    if _repeats(text, state):
+        problems.append("repeat")
+    gentle = plan and plan.move in ("encourage", "ask_to_choose")
+    if not _grounded(text, state.get("spans", [])) and not gentle:
         problems.append("ungrounded")
     grade = state.get("grade", 5)
     if len(text.split()) > 25 and flesch_kincaid_grade(text) > grade + READING_MARGIN:

@@ -13,17 +13,22 @@ from typing import Any, TypedDict
 
 from langgraph.runtime import Runtime
 
-from readloom.agents.evaluator import accepted_questions, grade_answer
+from readloom.agents.evaluator import accepted_questions
 from readloom.agents.services import Services
 from readloom.llm.base import ChatMessage, LLMRequest
 from readloom.llm.offline.mix import inference_share
+from readloom.llm.offline.nlp import stable_index
 from readloom.prompts.loader import load_prompt
 from readloom.retrieval.models import Passage
 from readloom.state import Draft, Grade, Move, Question, QuestionSet, TurnContext, TurnState
 
 QUESTION_POOL = 8  # questions drafted per passage for a tutoring session
-MAX_HINT = 3
 PRAISE = "Yes, that's right. Well done finding it in the text!"
+OPENING = (
+    "Hi! I'm your reading helper. Let's read \"{title}\" together.",
+    "Hello! Today we're reading \"{title}\". I'll ask you questions about it.",
+    'Hi there! Let\'s think about "{title}" together.',
+)
 
 
 class ExecutorUpdate(TypedDict, total=False):
@@ -34,8 +39,10 @@ class ExecutorUpdate(TypedDict, total=False):
     asked: list[str]
     grade_result: Grade | None
     attempts: int
+    tries: int
     hint_level: int
     alternate_used: bool
+    assisted_items: int
 
 
 async def draft_questions(
@@ -104,6 +111,7 @@ async def _tutor_reply(
     hint_level: int,
     correct: bool | None,
     offline_only: bool = False,
+    variant: int = 0,
 ) -> Draft:
     name = "explain" if move == "alternate_explanation" else "tutor_reply"
     prompt = load_prompt(name)
@@ -120,6 +128,7 @@ async def _tutor_reply(
         "student_correct": correct,
     }
     messages = prompt.render(**variables)
+    variables["variant"] = variant  # offline tier: pick other wording (no repeats)
     verdict = state.get("verdict")
     if verdict and verdict.action == "revise":
         note = "Your previous reply had these problems: " + ", ".join(verdict.problems)
@@ -162,57 +171,24 @@ async def _retrieve(
 
 
 async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> ExecutorUpdate:
+    """The reply for the move the planner and grader chose (grading already ran)."""
     passage = svc.store.get(state["passage_id"])
     plan = state["plan"]
     question = state.get("current_question")
-    hint_level = state.get("hint_level", 0)
-    attempts = state.get("attempts", 0)
-    update: ExecutorUpdate = {}
+    graded = state.get("grade_result")
     move: Move = plan.move
-    correct: bool | None = None
-    intervention = state.get("intervention")
-    if (
-        intervention
-        and intervention.kind == "alternate_explanation"
-        and not state.get("alternate_used")
-    ):
-        move = "alternate_explanation"  # same turn: keep this turn's grade
-        update["alternate_used"] = True
-    else:
-        update["grade_result"] = None
-    if move != "alternate_explanation" and plan.intent == "answer_attempt" and question:
-        graded = grade_answer(state.get("message", ""), question)
-        if graded.skill in svc.skills:  # a model may name a skill the graph lacks
-            # Keyed by the turn: a retried turn (same checkpoint, same history) is not
-            # counted twice. In a thread: a store write must not block the event loop.
-            turn_key = f"{state['session_id']}:{len(state.get('history', []))}"
-            await asyncio.to_thread(
-                svc.mastery.record, ctx.student_id, graded.skill, graded.correct,
-                event_key=turn_key,
-            )  # fmt: skip
-        update["grade_result"] = graded
-        correct = graded.correct
-        if graded.correct:
-            move, attempts, hint_level = "affirm", 0, 0
-        else:
-            attempts, hint_level = attempts + 1, min(MAX_HINT, hint_level + 1)
-    elif move != "alternate_explanation" and plan.intent in ("help_request", "answer_demand"):
-        hint_level = min(MAX_HINT, hint_level + 1)
     spans = await _retrieve(svc, passage, question, state.get("message"))
-    if move == "ask_question" or question is None:
-        return await _ask_next(svc, state, ctx, passage, update, spans)
+    if question is None or (move == "ask_question" and plan.intent != "greeting"):
+        return await _ask_next(svc, state, ctx, passage, {}, spans)
+    if move == "answer_question":  # the child's own question: look up *their* words
+        own = await _retrieve(svc, passage, None, state.get("message"))
+        spans = own + [s for s in spans if s not in own]
+    # (a greeting mid-question: say hello and ask the same question again)
     draft = await _tutor_reply(
-        svc,
-        state,
-        ctx,
-        passage,
-        move=move,
-        question=question,
-        spans=spans,
-        hint_level=hint_level,
-        correct=correct,
-    )
-    update |= {"spans": spans, "attempts": attempts, "hint_level": hint_level}
+        svc, state, ctx, passage, move=move, question=question, spans=spans,
+        hint_level=state.get("hint_level", 0), correct=graded.correct if graded else None,
+    )  # fmt: skip
+    update: ExecutorUpdate = {"spans": spans}
     if move == "affirm":
         follow = await _ask_next(svc, state, ctx, passage, {}, spans)
         text = f"{draft.text}\n\n{follow['draft'].text}"
@@ -253,12 +229,17 @@ async def _ask_next(
         hint_level=0,
         correct=None,
     )
+    if state.get("opening"):
+        title = passage.title.strip()
+        hello = OPENING[stable_index(len(OPENING), state["session_id"])].format(title=title)
+        draft = draft.model_copy(update={"text": f"{hello} {draft.text}"})
     return update | {
         "draft": draft,
         "spans": spans,
         "current_question": question,
         "asked": [question.question] if question else [],
         "attempts": 0,
+        "tries": 0,
         "hint_level": 0,
         "alternate_used": False,
     }
@@ -296,15 +277,21 @@ async def redraft(
         state,
         ctx,
         svc.store.get(state["passage_id"]),
-        move="ask_question" if move == "affirm" else move,  # type: ignore[arg-type]
+        move="ask_question" if move in ("affirm", "worked_explanation") else move,  # type: ignore[arg-type]
         question=state.get("current_question"),
         spans=state.get("spans", []),
         hint_level=state.get("hint_level", 0),
         correct=graded.correct if graded else None,
         offline_only=offline_only,
+        variant=state.get("revisions", 0),
     )
     if move == "affirm":  # the student was right: the praise survives the rewrite
         draft = draft.model_copy(update={"text": f"{PRAISE} {draft.text}", "move": "affirm"})
+    if move == "worked_explanation" and previous is not None:  # keep the explanation
+        kept = previous.text.split("\n\n")[0]
+        draft = draft.model_copy(
+            update={"text": f"{kept}\n\n{draft.text}", "move": "worked_explanation"}
+        )
     return {"draft": draft}
 
 
@@ -312,12 +299,20 @@ def make_executor(svc: Services) -> Callable[..., Awaitable[ExecutorUpdate]]:
     async def executor(state: TurnState, runtime: Runtime[TurnContext]) -> ExecutorUpdate:
         if state.get("mode") == "questions":
             return await run_questions(svc, state, runtime.context)
-        verdict = state.get("verdict")
-        if verdict is not None and verdict.action == "revise":
-            return await redraft(svc, state, runtime.context, offline_only=False)
         return await run_tutor(svc, state, runtime.context)
 
     return executor
+
+
+def make_redraft(svc: Services) -> Callable[..., Awaitable[ExecutorUpdate]]:
+    """The evaluator asked for a revision: write the reply again (tools do not rerun)."""
+
+    async def redraft_node(state: TurnState, runtime: Runtime[TurnContext]) -> ExecutorUpdate:
+        if state.get("mode") == "questions":
+            return await run_questions(svc, state, runtime.context)
+        return await redraft(svc, state, runtime.context, offline_only=False)
+
+    return redraft_node
 
 
 def make_offline_fallback(svc: Services) -> Callable[..., Awaitable[ExecutorUpdate]]:

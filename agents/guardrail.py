@@ -91,7 +91,10 @@ def make_guard_in(svc: Services) -> Callable[..., Awaitable[dict[str, Any]]]:
 def make_respond_safely(svc: Services) -> Callable[[TurnState], Awaitable[dict[str, Any]]]:
     async def respond_safely(state: TurnState) -> dict[str, Any]:
         reply = state.get("reply") or DENIED_REPLY
+        # a blocked message is still a turn spent on the question (never stuck: it counts)
+        tries = state.get("tries", 0) + (1 if state.get("current_question") else 0)
         return {
+            "tries": tries,
             "reply": reply,
             "provenance": {"provider": "guardrail", "model": "scripted", "prompt": "scripted"},
             "history": [

@@ -1,5 +1,5 @@
-"""Intervention: watches attempts and mastery; escalates hints, switches to an alternate
-explanation once, and queues a teacher alert when a student keeps struggling.
+"""Intervention: watches tries and assisted items; escalates hints, switches to an alternate
+explanation once per question, and queues a teacher alert when a student keeps struggling.
 
 Alerts are rate-limited per session by the alert queue; weak signals (frustration
 alone) go to a review queue instead of interrupting a teacher.
@@ -16,36 +16,40 @@ from langgraph.runtime import Runtime
 from readloom.agents.services import Services
 from readloom.state import Intervention, TurnContext, TurnState
 
-ALTERNATE_AFTER = 3  # wrong attempts before an alternate explanation
-ALERT_AFTER = 5  # wrong attempts before a teacher is alerted
-LOW_MASTERY = 0.3
+ALERT_AFTER_ASSISTED = 2  # questions the tutor had to model in one session before an alert
 
 
 class InterventionUpdate(TypedDict):
     intervention: Intervention
 
 
-def decide(state: TurnState, mastery: float | None) -> Intervention:
+def decide(state: TurnState, mastery: float | None, *, max_tries: int = 3) -> Intervention:
+    """Correct answers never raise anything. One try before the worked explanation, the
+    tutor explains the question another way (once per question); a teacher hears about a
+    child who needed the answer modelled on several questions."""
     graded = state.get("grade_result")
     if state.get("mode") != "tutor" or (graded and graded.correct):
         return Intervention(kind="none")
-    attempts = state.get("attempts", 0)
     hint_level = state.get("hint_level", 0)
-    if attempts >= ALERT_AFTER or (
-        attempts >= ALTERNATE_AFTER + 1 and (mastery or 0) < LOW_MASTERY
-    ):
-        return Intervention(kind="teacher_alert", reason="repeated_failure", hint_level=hint_level)
-    if attempts >= ALTERNATE_AFTER and not state.get("alternate_used"):
+    if graded is not None and graded.assisted:
+        if state.get("assisted_items", 0) >= ALERT_AFTER_ASSISTED:
+            return Intervention(kind="teacher_alert", reason="repeated_failure",
+                                hint_level=hint_level)  # fmt: skip
+        return Intervention(kind="none", reason="assisted")
+    plan = state.get("plan")
+    if plan and plan.intent == "frustration":  # empathy first, never a harder explanation
+        frustrated = sum(1 for t in state.get("history", []) if t.move == "encourage")
+        if frustrated >= 1:
+            return Intervention(
+                kind="teacher_alert", reason="repeated_frustration", hint_level=hint_level
+            )
+        return Intervention(kind="none", reason="encourage")
+    tries = state.get("tries", 0)
+    if tries >= max(1, max_tries - 1) and not state.get("alternate_used"):
         return Intervention(
             kind="alternate_explanation", reason="hints_not_working", hint_level=hint_level
         )
-    plan = state.get("plan")
-    frustrated = sum(1 for t in state.get("history", []) if t.move == "encourage")
-    if plan and plan.intent == "frustration" and frustrated >= 1:
-        return Intervention(
-            kind="teacher_alert", reason="repeated_frustration", hint_level=hint_level
-        )
-    if attempts or (plan and plan.intent in ("help_request", "answer_demand")):
+    if state.get("attempts", 0) or (plan and plan.intent in ("help_request", "answer_demand")):
         return Intervention(kind="escalate_hint", reason="struggling", hint_level=hint_level)
     return Intervention(kind="none")
 
@@ -55,7 +59,7 @@ def make_intervention(svc: Services) -> Callable[..., Awaitable[InterventionUpda
         ctx = runtime.context
         question = state.get("current_question")
         mastery = svc.mastery.get(ctx.student_id).get(question.skill) if question else None
-        decision = decide(state, mastery)
+        decision = decide(state, mastery, max_tries=svc.settings.tutor_max_tries)
         if decision.kind == "teacher_alert":
             low_confidence = decision.reason == "repeated_frustration"
             await asyncio.to_thread(  # a store write: never on the event loop

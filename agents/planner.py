@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypedDict
 
 from readloom.agents.services import Services
+from readloom.llm.offline.grading import is_guess_list, normalise
 from readloom.state import Intent, Move, Plan, TurnState
 
 _ANSWER_DEMAND = re.compile(
@@ -20,12 +21,25 @@ _ANSWER_DEMAND = re.compile(
 )
 _HELP = re.compile(
     r"\b(i\s*(do\s*n[o']?t|dont|dunno|don't) (get|know|understand)|idk|help|hint|confused|"
-    r"what do(es)? (that|it) mean|i'?m stuck|no idea)\b",
+    r"what do(es)? (that|it) mean|i'?m stuck|no idea|not sure)\b",
     re.I,
 )
+# "what does crowded mean?", "what's a barometer?", "what is the word flared"
+_WORD_QUESTION = re.compile(
+    r"\bwhat(?:'s| is| does| do)? (?:the word |a |an )?[\"'“]?([a-z][a-z-]+)[\"'”]? mean\b"
+    r"|\bwhat(?:'s| is) (?:a |an )[\"'“]?([a-z][a-z-]+)[\"'”]?\s*\?\s*$"
+    r"|\bwhat does the word [\"'“]?([a-z][a-z-]+)",
+    re.I,
+)
+_SELF_INTRO = re.compile(
+    r"^\W*(hi|hello|hey)?\W*(my name is|my name's|i am|i'm|im|call me)\s+(<PERSON_\d+>|\w+)\W*$",
+    re.I,
+)
+_TENTATIVE = re.compile(r"^\W*(is it|was it|maybe|i think)\b", re.I)
 _FRUSTRATION = re.compile(
-    r"\b(i give up|this is (so )?(stupid|dumb|boring|hard)|i hate (this|reading)|ugh+|"
-    r"i can'?t do (this|it)|i'?m (so )?(dumb|stupid|bad at this)|whatever|forget it)\b",
+    r"\b(i give up|this is (so |really |too )?(stupid|dumb|boring|hard)|i hate (this|reading|it)|"
+    r"ugh+|boring|i'?m (so |really )?(bored|tired)|i can'?t do (this|it)|"
+    r"i'?m (so )?(dumb|stupid|bad at this)|whatever|forget it|too hard)\b",
     re.I,
 )
 _GREETING = re.compile(
@@ -42,20 +56,27 @@ class PlannerUpdate(TypedDict):
     plan: Plan
 
 
-def classify(message: str, *, has_question: bool) -> Intent:
-    """Map a redacted student message to an intent."""
-    text = message.strip()
+def classify(message: str, *, has_question: bool, key: str = "") -> Intent:
+    """Map a redacted student message to an intent (the grader refines answer attempts:
+    a real attempt may still turn out to be off-topic or a feeling)."""
+    text = normalise(message.strip())
     if _ANSWER_DEMAND.search(text):
         return "answer_demand"
+    if _WORD_QUESTION.search(text):
+        return "word_question"
     if _FRUSTRATION.search(text):
         return "frustration"
+    if has_question and is_guess_list(text, key):
+        return "guess_list"
     if _HELP.search(text):
         return "help_request"
     if _OFF_TOPIC.search(text):
         return "off_topic"
+    if _SELF_INTRO.match(text):
+        return "greeting"
     if not has_question or (_GREETING.match(text) and len(text.split()) <= 3):
         return "greeting"
-    if text.endswith("?"):
+    if text.endswith("?") and not _TENTATIVE.match(text):
         return "question_about_text"
     return "answer_attempt"
 
@@ -67,7 +88,9 @@ _MOVES: dict[Intent, Move] = {
     "off_topic": "redirect",
     "frustration": "encourage",
     "greeting": "ask_question",
-    "question_about_text": "probe",
+    "question_about_text": "answer_question",
+    "word_question": "answer_question",
+    "guess_list": "ask_to_choose",
     "generate_questions": "ask_question",
 }
 
@@ -80,7 +103,12 @@ def plan_turn(state: TurnState) -> Plan:
             tools=["retriever"],
             rationale="teacher asked for questions",
         )
-    intent = classify(state.get("message", ""), has_question=bool(state.get("current_question")))
+    question = state.get("current_question")
+    if state.get("opening"):
+        intent: Intent = "greeting"
+    else:
+        key = question.answer if question else ""
+        intent = classify(state.get("message", ""), has_question=bool(question), key=key)
     tools: list = ["retriever"]
     if intent == "answer_attempt":
         tools += ["mastery"]

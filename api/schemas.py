@@ -158,6 +158,11 @@ class SessionIn(In):
     )
     grade: GradeLevel
     passage_id: Identifier
+    open: bool = Field(
+        False,
+        description="The tutor opens the session: it greets and asks the first question, "
+        "returned as `opening` (recorded as the session's first message)",
+    )
 
 
 class SessionOut(BaseModel):
@@ -167,6 +172,7 @@ class SessionOut(BaseModel):
     passage_id: str | None
     created_at: datetime
     message_count: int = 0
+    opening: MessageOut | None = None  # only when the session was created with open=true
 
 
 class SessionList(BaseModel):
@@ -448,3 +454,6 @@ class StatementsOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+SessionOut.model_rebuild()

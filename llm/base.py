@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Task = Literal["tutor_reply", "questions", "plan", "judge", "explain"]
+Task = Literal["tutor_reply", "questions", "plan", "judge", "explain", "grade"]
 
 
 class ChatMessage(BaseModel):

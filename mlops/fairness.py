@@ -5,7 +5,7 @@
   counts as protected when every letter of it is inside a redaction.
 - Grading parity: the same correct answer in standard spelling, a child's spelling, a
   dialect and an English learner's grammar. The audit calls one function,
-  ``grade(message, question) -> Grade`` (default ``agents.evaluator.grade_answer``), so a
+  ``grade(message, question) -> bool`` (default: the tutor's offline grader, ``agents.grader``), so a
   new grader is audited by passing it in.
 - Recommendation and intervention parity across classes and schools of the database and
   any attribute a partner supplies (CSV ``student_id, attribute, value``; never inferred).
@@ -63,9 +63,18 @@ Grader = Callable[[str, Any], Any]
 
 
 def default_grader() -> Grader:
-    from readloom.agents.evaluator import grade_answer
+    """The tutor's offline grader (the floor every configuration has): an answer is
+    accepted when it is graded correct or partially correct."""
+    from readloom.agents.grader import GradeItem
+    from readloom.agents.grader import Grader as TutorGrader
 
-    return grade_answer
+    grader = TutorGrader()
+
+    def grade(text: str, q: Any) -> bool:
+        item = GradeItem(question=q.question, answer=q.answer, response=text, evidence=q.evidence)
+        return grader.grade_offline(item).accepted
+
+    return grade
 
 
 def grading_parity(data: dict[str, Any], grade: Grader) -> dict[str, dict[str, float]]:
@@ -76,7 +85,8 @@ def grading_parity(data: dict[str, Any], grade: Grader) -> dict[str, dict[str, f
         q = Question(question=item["question"], type="what", answer=item["answer"],
                      evidence=item["answer"], skill="ask_answer_questions")  # fmt: skip
         for variant, text in item["variants"].items():
-            accepted[variant].append(bool(grade(text, q).correct))
+            verdict = grade(text, q)  # a bool, or a Grade-like object with .correct
+            accepted[variant].append(bool(getattr(verdict, "correct", verdict)))
     return {v: {"acceptance": sum(a) / len(a), "n": len(a)} for v, a in accepted.items()}
 
 

@@ -135,7 +135,10 @@ class Readloom:
         tenant: str = "default",
         role: str = "student",
         student_id: str = "anonymous",
+        opening: bool = False,
     ) -> TurnResult:
+        """One student message; ``opening`` runs the tutor's first turn instead (it greets
+        and asks the first question before the child has typed anything)."""
         config = {"configurable": {"thread_id": session_id}}
         # The session's stored passage and grade, read only when the caller lacks them
         # (the API always has them: one checkpoint read fewer per turn).
@@ -149,6 +152,7 @@ class Readloom:
             "session_id": session_id,
             "passage_id": passage_id,
             "grade": grade or known.get("grade") or passage.grade,
+            "opening": opening,
         }
         context = TurnContext(raw_message=message, tenant=tenant, role=role, student_id=student_id)  # type: ignore[arg-type]
         with (
@@ -178,6 +182,14 @@ class Readloom:
             redacted_reply=next((t.text for t in last if t.role == "tutor"), None),
             redacted_question=state.get("current_question"),
         )
+
+    async def open_session(self, **kwargs: Any) -> TurnResult:
+        """The tutor speaks first: a greeting and the first question (no student message)."""
+        return await self.tutor_turn(message="", opening=True, **kwargs)
+
+    async def session_exists(self, session_id: str) -> bool:
+        state = await self.graph.aget_state({"configurable": {"thread_id": session_id}})
+        return bool(state.values.get("passage_id"))
 
     async def stream_turn(self, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
         """Token events of the *approved* reply, then the full result.

@@ -104,11 +104,11 @@ async def _redacted_record(
     return text, reply, question
 
 
-def _turn_kwargs(sess: TutoringSession, text: str) -> dict[str, Any]:
+def _turn_kwargs(sess: TutoringSession, text: str, opening: bool = False) -> dict[str, Any]:
     return {
         "session_id": sess.id, "message": text, "passage_id": sess.passage_id,
         "grade": sess.grade, "tenant": sess.tenant_id, "role": "student",
-        "student_id": qualified(sess.tenant_id, sess.student_id),
+        "student_id": qualified(sess.tenant_id, sess.student_id), "opening": opening,
     }  # fmt: skip
 
 
@@ -119,12 +119,15 @@ async def run_turn(
     sess: TutoringSession,
     text: str,
     claim: Claim | None,
+    *,
+    opening: bool = False,
 ) -> tuple[MessageOut, dict[str, float]]:
-    """Run and record one turn; returns the viewer's (re-identified) answer and timings
-    in ms (``turn``: the tutoring service; ``record``: the durable write)."""
+    """Run and record one turn (``opening``: the tutor's first turn, no student text);
+    returns the viewer's (re-identified) answer and timings in ms (``turn``: the tutoring
+    service; ``record``: the durable write)."""
     admit_turn(rt.limiter.limiter, rt.settings, tenant=sess.tenant_id, student=sess.student_id)
     t0 = time.perf_counter()
-    result = await service.tutor_turn(**_turn_kwargs(sess, text))
+    result = await service.tutor_turn(**_turn_kwargs(sess, text, opening))
     t1 = time.perf_counter()
     out = await record_turn(rt, service, sess, claim, result)
     t2 = time.perf_counter()

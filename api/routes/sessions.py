@@ -98,7 +98,15 @@ async def create_session(
                 s, tenant=principal.tenant, event_type="session.created", student_id=student_id,
                 data={"session_id": sid, "student_id": student_id, "passage_id": body.passage_id},
             )  # fmt: skip
-            await idempotency.complete(s, claim, 201, out)
+            if not body.open:
+                await idempotency.complete(s, claim, 201, out)
+        if body.open:  # the tutor speaks first; its question needs no student text
+            async with session_lock(sid):
+                opened, _ = await run_turn(rt, service, principal, row, "", None, opening=True)
+            out["opening"] = for_viewer(opened.model_dump(mode="json"), principal.role)
+            out["message_count"] = 1
+            async with rt.db.writer() as s:
+                await idempotency.complete(s, claim, 201, out)
         if rt.outbox:
             rt.outbox.nudge()
         return 201, out

@@ -8,7 +8,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-Move = Literal["affirm", "hint", "probe", "redirect", "encourage", "alternate_explanation",
+Move = Literal["affirm", "hint", "probe", "redirect", "encourage", "alternate_explanation", "worked_explanation", "ask_to_choose", "answer_question",
                "ask_question", "safety"]  # fmt: skip
 Kind = Literal["none", "escalate_hint", "alternate_explanation", "teacher_alert"]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from readloom.llm.offline import phrases as P
+from readloom.llm.offline import phrases_dialogue as D
 from readloom.llm.offline.leak import key_terms, mentioned
 from readloom.llm.offline.nlp import (
     DEFAULT_MODEL,
@@ -52,6 +53,7 @@ class TutorInput(BaseModel):
     hint_level: int = 0
     grade: int = 5
     student_correct: bool | None = None
+    variant: int = 0  # > 0 on a rewrite: other wording, so no reply repeats an earlier one
 
     @field_validator("hint_level")
     @classmethod
@@ -98,7 +100,7 @@ class _Turn:
             return None
         start = stable_index(
             len(options), slot, self.inp.move, self.inp.hint_level, self.inp.student_message,
-            self.inp.question, self.inp.passage_title, self.explain,
+            self.inp.question, self.inp.passage_title, self.explain, self.inp.variant,
         )  # fmt: skip
         for k in range(len(options)):
             text = options[(start + k) % len(options)].format(**fmt)
@@ -124,7 +126,9 @@ def tutor_reply(inp: TutorInput, *, explain: bool = False, model: str = DEFAULT_
     located = ref.locate(inp.evidence, hint) if inp.excerpts else None
     turn = _Turn(inp, explain, question_type(inp.question), inp.grade <= 3, ref, located)
     reply = _compose(turn)
-    if terms and mentioned(terms, reply, model=model):
+    if inp.move == "worked_explanation" and not explain:
+        pass  # modelling the answer after repeated tries is the point of this move
+    elif terms and mentioned(terms, reply, model=model):
         reply = _fallback(turn)  # belt and braces: never send a reply that names the answer
     return " ".join(_join([_greeting(inp.student_message), reply]).split())
 
@@ -139,13 +143,74 @@ def _compose(t: _Turn) -> str:
         return _redirect(t)
     if move == "encourage":
         return _encourage(t)
+    if move == "answer_question":
+        return _own_question(t)
     if not t.inp.question:
         return _free(t)
     if move == "alternate_explanation":
         return _alternate(t)
     if move == "probe":
         return _probe(t)
+    if move == "ask_to_choose":
+        return _join([t.pick(D.CHOOSE, "choose"), _place_sentence(t, level=1)])
+    if move == "worked_explanation":
+        return _worked(t)
     return _hint(t)
+
+
+_WORD_ASKED = re.compile(
+    r"what(?:'s| is| does| do)? (?:the word |a |an )?[\"'“]?([a-z][a-z-]+)[\"'”]?(?: mean|\s*\?)",
+    re.I,
+)
+
+
+def _own_question(t: _Turn) -> str:
+    """The child asked about the text or a word: answer briefly from the passage, then
+    return to the question on the table."""
+    answer = None
+    match = _WORD_ASKED.search(t.inp.student_message or "")
+    sentences = [s for e in t.ref.excerpts for s in split_sentences(parse(e, t.ref.model))]
+    if match:
+        word = match.group(1)
+        hit = next(
+            (s for s in sentences if re.search(rf"\b{re.escape(word)}\b", s.text, re.I)), None
+        )
+        if hit is not None:
+            answer = t.pick(D.WORD_IN_TEXT, "word", word=word, sentence=_short(hit.text))
+    else:
+        asked = set(content_lemmas(parse(t.inp.student_message or "", t.ref.model, light=True)))
+        best = max(
+            sentences,
+            key=lambda s: len(asked & set(content_lemmas(parse(s.text, t.ref.model, light=True)))),
+            default=None,
+        )
+        if best is not None and asked:
+            answer = t.pick(D.TEXT_SAYS, "says", sentence=_short(best.text))
+    if answer is None:
+        answer = _place_sentence(t, level=1) or "Let's look back at the text together."
+    back = t.pick(D.BACK_TO, "back", question=t.inp.question.strip()) if t.inp.question else None
+    return _join([t.pick(D.OWN_QUESTION_OPEN, "own"), answer, back])
+
+
+def _short(text: str, words: int = 28) -> str:
+    parts = " ".join(text.split()).split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
+
+
+def _worked(t: _Turn) -> str:
+    """Model the reasoning: where the evidence is and how it answers the question."""
+    evidence = t.inp.evidence or (
+        t.located.evidence.text if t.located and t.located.evidence else ""
+    )
+    answer = (t.inp.answer or "").strip().rstrip(".")
+    steps = D.WORKED_STEPS
+    start = stable_index(len(steps), "worked", t.inp.question, t.inp.variant)
+    step = steps[start].format(
+        question=(t.inp.question or "").strip(), evidence=_short(evidence, 40), answer=answer
+    )
+    opener = D.WORKED_OPEN[stable_index(len(D.WORKED_OPEN), "wopen", t.inp.question, t.inp.variant)]
+    own = D.WORKED_OWN_WORDS[stable_index(len(D.WORKED_OWN_WORDS), "own", t.inp.question)]
+    return _join([opener, step, own])
 
 
 def _ask(t: _Turn) -> str:
@@ -227,11 +292,22 @@ def _pointer(t: _Turn) -> str | None:
             frame = t.pick(P.VOCAB_FRAME, "frame", word=word) if word else None
             if frame:
                 return frame
-        blank = t.ref.blanked(evidence, t.inp.answer, 16 if t.young else 24)
-        if t.ref.safe(blank) and "___" in blank:
+        blank = _blank_answer(t, evidence.text) or t.ref.blanked(
+            evidence, t.inp.answer, 16 if t.young else 24
+        )
+        gaps = _gap_words(blank)
+        if (
+            t.ref.safe(blank)
+            and gaps
+            and gaps == _missing_words(evidence.text, t.inp.answer, blank)
+        ):
             fill = t.pick(P.FILL, "fill", blank=blank)
+            count = (
+                t.pick(D.HOW_MANY_ONE, "how-many") if gaps == 1
+                else t.pick(D.HOW_MANY, "how-many", n=str(gaps))
+            )  # fmt: skip
             if fill:
-                return fill
+                return _join([fill, count])
     if level >= 2 and evidence is not None:
         near = t.ref.around_answer(evidence, t.inp.answer, 8 if t.young else 12)
         if near is not None:
@@ -246,6 +322,48 @@ def _pointer(t: _Turn) -> str | None:
         if look:
             return look
     return t.pick(P.STRATEGY.get(t.qtype, P.STRATEGY["what"])[t.register], "strategy")
+
+
+def _blank_answer(t: _Turn, text: str) -> str | None:
+    """The sentence with each word of the answer replaced by its own blank (so the child
+    sees how many words are missing), or None when the answer is not there verbatim."""
+    words = (t.inp.answer or "").strip().rstrip(".").split()
+    flat = " ".join(text.split())
+    i = _find_in(flat, t.inp.answer)
+    if i is None or not words or len(words) > 12:
+        return None
+    end = i + len(" ".join(words))
+    kept = 1 if words[0].lower() in ("because", "so", "to", "since") and len(words) > 1 else 0
+    gap = " ".join([*words[:kept], *["___"] * (len(words) - kept)])
+    out = flat[:i] + gap + flat[end:]
+    limit = 16 if t.young else 24
+    parts = out.split()
+    if len(parts) > limit:  # keep the gap inside the window
+        first = next(k for k, w in enumerate(parts) if "___" in w)
+        lo = max(0, min(first - 4, len(parts) - limit))
+        out = (
+            ("…" if lo else "")
+            + " ".join(parts[lo : lo + limit])
+            + ("…" if lo + limit < len(parts) else "")
+        )
+        if out.count("___") != len(words) - kept:
+            return None
+    return out
+
+
+def _gap_words(blank: str) -> int:
+    return blank.count("___")
+
+
+def _missing_words(text: str, answer: str | None, blank: str) -> int:
+    """How many words the blank hides: the answer's words when the sentence holds the
+    answer verbatim (the blanking caps a longer answer at four blanks: then no match)."""
+    words = (answer or "").strip().rstrip(".").split()
+    if _find_in(text, answer) is None or not words:
+        return -1
+    first = words[0].lower()
+    kept = 1 if first in ("because", "so", "to", "since") and len(words) > 1 else 0
+    return len(words) - kept
 
 
 def _main_idea_pointer(t: _Turn, level: int) -> str | None:

@@ -253,3 +253,17 @@ def test_students_never_receive_the_answer_to_their_question(world: World) -> No
     assert done["current_question"]["answer"] is None
     partner = world.partner.post(f"/v1/sessions/{sid}/messages", json={"text": "a boat"}).json()
     assert partner["current_question"]["answer"]  # the LMS integration may see it
+
+
+def test_a_session_created_with_open_starts_with_the_tutors_question(world: World) -> None:
+    r = world.student.post(
+        "/v1/sessions", json={"grade": 4, "passage_id": world.passage_id, "open": True}
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    opening = body["opening"]
+    assert opening["seq"] == 1 and opening["current_question"]["question"] in opening["reply"]
+    assert opening["current_question"]["answer"] is None  # a student never sees the key
+    history = world.student.get(f"/v1/sessions/{body['id']}/messages").json()["items"]
+    assert [(h["text"], h["reply"]) for h in history] == [("", opening["reply"])]
+    assert world.student.get(f"/v1/sessions/{body['id']}").json()["message_count"] == 1

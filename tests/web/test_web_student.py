@@ -54,7 +54,11 @@ def test_student_chat_streams_replies_and_shows_moves(web, new_page):
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip-link"
     pick_passage(page, "Mary Anning: Fossil Hunter")
-    # The student starts the conversation; the reply streams in token by token.
+    # The tutor opens: a greeting and the first question before the student types.
+    opening = page.locator("#chat-log .msg-tutor[data-move=ask_question]").first
+    opening.wait_for()
+    assert page.locator("#tutor-question-text").inner_text() in opening.inner_text()
+    # A greeting from the student gets the same question again; it streams token by token.
     first = send_and_wait(page, "Hi! I'm ready to start.")
     assert first["tokens"] > 1, "the reply should arrive as several streamed token events"
     assert first["move"] == "ask_question"

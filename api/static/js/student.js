@@ -13,6 +13,9 @@ const MOVES = {
   redirect: { label: "Back to the story", cls: "move-redirect" },
   encourage: { label: "Keep going", cls: "move-encourage" },
   safety: { label: "Important", cls: "move-safety" },
+  ask_to_choose: { label: "Pick one", cls: "move-probe" },
+  answer_question: { label: "Good question", cls: "move-question" },
+  worked_explanation: { label: "Let's solve it together", cls: "move-alternate" },
 };
 
 const $ = (id) => document.getElementById(id);
@@ -82,11 +85,12 @@ async function openPassage(passageId) {
   const earlier = body.items.find((s) => s.passage_id === passageId);
   if (earlier) return openSession(earlier.id);
   const grade = state.boot.grade || (await state.api.get(`/v1/passages/${encodeURIComponent(passageId)}`)).body.grade;
-  const created = await state.api.post("/v1/sessions", { passage_id: passageId, grade }, { idempotent: true });
-  return openSession(created.body.id, true);
+  // open: the tutor greets and asks its first question before the student types anything
+  const created = await state.api.post("/v1/sessions", { passage_id: passageId, grade, open: true }, { idempotent: true });
+  return openSession(created.body.id, true, created.body.opening);
 }
 
-async function openSession(sessionId, fresh = false) {
+async function openSession(sessionId, fresh = false, opening = null) {
   const { body: session } = await state.api.get(`/v1/sessions/${encodeURIComponent(sessionId)}`);
   state.session = session;
   sessionStorage.setItem(sessionKey(), session.id);
@@ -97,10 +101,16 @@ async function openSession(sessionId, fresh = false) {
     el("p", { class: "msg-who" }, "Tutor"),
     el("p", { class: "msg-text" },
       `Hi! Read "${passage.title}", then tell me when you're ready. I'll ask you questions about it, and you can ask me for help any time.`)));
+  if (opening) {
+    $("chat-log").replaceChildren();
+    finishTutorMessage(addTutorMessage(), opening, { announce: true });
+    setQuestion(opening.current_question);
+  }
   if (!fresh && session.message_count) {
     const { body: history } = await state.api.get(`/v1/sessions/${encodeURIComponent(session.id)}/messages`);
+    if (history.items.length && !history.items[0].text) $("chat-log").replaceChildren();
     for (const item of history.items) {
-      addStudentMessage(item.text);
+      if (item.text) addStudentMessage(item.text); // the tutor's opening has no student text
       finishTutorMessage(addTutorMessage(), { reply: item.reply, move: item.move }, { announce: false });
     }
   }
@@ -192,6 +202,8 @@ function setQuestion(question) {
 
 function markGraded(li, graded) {
   if (!graded) return;
+  // a greeting, a question back or a feeling is talk, not an answer: no mark
+  if (graded.verdict === "not_an_answer" && ["greeting", "question", "feeling", "no_attempt", "empty"].includes(graded.reason)) return;
   li.classList.add(graded.correct ? "answer-right" : "answer-not-yet");
   li.querySelector(".msg-who").append(" ",
     el("span", { class: "badge" }, graded.correct ? "Correct!" : "Not quite yet"));
@@ -199,7 +211,7 @@ function markGraded(li, graded) {
 
 function updateChips() {
   // "I'm ready!" only makes sense before the conversation starts.
-  const started = !!document.querySelector("#chat-log .msg-student");
+  const started = !!document.querySelector("#chat-log .msg-student") || !$("tutor-question").hidden;
   document.querySelector('.chip[data-start]').hidden = started;
 }
 

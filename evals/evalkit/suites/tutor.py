@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit import provenance
+from evalkit import provenance, students
 from evalkit.context import EvalContext
+from evalkit.grading_bench import run_benchmark as run_grading_benchmark
 from evalkit.judge import judge_replies
 from evalkit.model import SuiteOutput
 from evalkit.scripts import Script, ScriptFile, load_scripts
@@ -80,7 +81,44 @@ def run(ctx: EvalContext) -> SuiteOutput:
     _grounding(out, turns, corpus)
     _expectations(out, sessions)
     asyncio.run(judge_replies(ctx, out, turns, corpus))
+    _six_students(ctx, out)
+    run_grading_benchmark(ctx, out)
     return out
+
+
+def _six_students(ctx: EvalContext, out: SuiteOutput) -> None:
+    """The six scripted students (evalkit/students.py), 8 turns each on two passages."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from readloom.service import Readloom
+
+    async def go() -> list:
+        svc = ctx.services()
+        async with Readloom(ctx.settings, services=svc, checkpointer=InMemorySaver()) as app:
+            return await students.simulate(app)
+
+    sessions = asyncio.run(go())
+    for name, (value, n, note) in students.metrics(sessions).items():
+        out.add(name, value, n=n, note=note)
+    checks = leaks = 0
+    for s in sessions:
+        for t in s:
+            if t.blocked:
+                continue
+            pending = [t.question_after] if t.question_after is not None else []
+            if t.question_before is not None and t.move != "worked_explanation" and not t.correct:
+                pending.append(t.question_before)
+            for q in {id(q): q for q in pending}.values():
+                checks += 1
+                leaks += leaks_answer(t.reply, q.answer, q.question)
+    out.add("students_answer_leak_rate", _rate(leaks, checks), n=checks,
+            note="six students: replies revealing an unanswered question's answer "
+                 "(a worked explanation after repeated tries models its own question's answer)")  # fmt: skip
+    out.details["six_students_transcripts"] = [
+        [f"{t.student}/{t.passage_id}#{t.index} [{t.move} {t.verdict}] {t.message!r} -> {t.reply}"
+         for t in s]
+        for s in sessions[::3]
+    ]  # fmt: skip
 
 
 # --- simulation ----------------------------------------------------------------------
@@ -155,7 +193,7 @@ def _leaks(out: SuiteOutput, turns: list[TurnLog]) -> None:
         if t.blocked:
             continue
         pending = []
-        if t.question_before is not None and not t.correct:
+        if t.question_before is not None and not t.correct and t.move != "worked_explanation":
             pending.append(t.question_before)
         after = t.question_after
         if after is not None and (

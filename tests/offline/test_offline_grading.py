@@ -1,0 +1,64 @@
+"""The offline grader on the shipped lighthouse passage: aliases, guesses, numbers, feelings."""
+
+from __future__ import annotations
+
+import pytest
+
+from readloom.llm.offline.grading import OfflineGrader, is_guess_list, normalise
+from readloom.retrieval.passages import load_paths
+from readloom.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def passage() -> str:
+    items = {p.passage_id: p for p in load_paths([Settings().corpus_path])}
+    return items["lighthouse-keeper"].text
+
+
+@pytest.fixture(scope="module")
+def grader() -> OfflineGrader:
+    return OfflineGrader()
+
+
+WHO = ("Who climbed the steps of the tower every evening?", "Tobias")
+WHY = ("Why did Wren gasp?", "she knew the fishing boats were still out at sea")
+STEPS = ("How many steps did the tower have?", "one hundred and twelve")
+
+
+@pytest.mark.parametrize(
+    ("qa", "response", "verdict", "reason"),
+    [
+        (WHO, "the keeper", "correct", "alias"),
+        (WHO, "the old man who lives in the lighthouse", "correct", "description"),
+        (WHO, "tobias or pepper or the grandmother", "not_an_answer", "guess_list"),
+        (WHO, "maybe wren maybe tobias", "not_an_answer", "guess_list"),
+        (WHO, "Wren", "incorrect", None),
+        (WHO, "", "not_an_answer", "empty"),
+        (WHO, "idk", "not_an_answer", "no_attempt"),
+        (WHO, "hi my name is <PERSON_1>", "not_an_answer", "greeting"),
+        (WHY, "becuz the boats were still out on the sea", "correct", None),
+        (WHY, "the boats were not out at sea", "incorrect", "negation"),
+        (WHY, "this is boring i hate reading", "not_an_answer", "feeling"),
+        (WHY, "do you like pizza", "not_an_answer", None),
+        (WHY, "what does gasp mean?", "not_an_answer", "question"),
+        (STEPS, "112", "correct", None),
+        (STEPS, "two hundred", "incorrect", "number"),
+    ],
+)
+def test_grades(grader, passage, qa, response, verdict, reason):
+    question, key = qa
+    got = grader.grade(response, question=question, key=key, passage=passage)
+    assert got.verdict == verdict, got
+    if reason:
+        assert got.reason == reason
+    assert 0.0 <= got.confidence <= 1.0
+
+
+def test_child_spellings_are_normalised():
+    assert normalise("cuz he was scared") == "because he was scared"
+    assert normalise("idk") == "i don't know"
+
+
+def test_a_key_with_or_does_not_make_every_or_a_guess_list():
+    assert is_guess_list("tobias or wren")
+    assert not is_guess_list("to stay or to go", key="whether to stay or go")
