@@ -349,16 +349,17 @@ async def _generate_sections(ctx: EvalContext, items) -> list[tuple[list, int]]:
     results: list[tuple[list, int]] = []
     async with Readloom(ctx.settings, services=svc, checkpointer=InMemorySaver()) as app:
         for i, (story, sid, refs) in enumerate(items):
+            text, title = unwrap(story.sections[sid]), story.name.replace("-", " ").title()
             try:
                 res = await app.generate_questions(
-                    text=unwrap(story.sections[sid]),
-                    title=story.name.replace("-", " ").title(),
-                    count=len(refs), session_id=f"eval-sections-{i}",
+                    text=text, title=title, count=len(refs), session_id=f"eval-sections-{i}",
                 )  # fmt: skip
+                # ad-hoc text is not kept in the library: its grade as generation saw it
+                grade = app.text_passage(text, title=title).grade
             except ReadloomError:
                 results.append(([], 0))
                 continue
-            results.append((res.questions, svc.store.get(res.passage_id).grade))
+            results.append((res.questions, grade))
     return results
 
 
@@ -383,7 +384,8 @@ async def _generate(
             except ReadloomError:
                 results.append(None)
                 continue
-            results.append((res.questions, res.provenance, svc.store.get(res.passage_id).text))
+            # ad-hoc text (not kept in the library): the text is the one just sent
+            results.append((res.questions, res.provenance, p.text.strip()))
     return results
 
 
