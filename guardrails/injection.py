@@ -192,6 +192,23 @@ MODEL_DIRECTED = re.compile(
     r"|du|dein|deine|tu|tus|vous|você|eres|sei|anweisungen|instrucciones|instruções|istruzioni)\b",
     I,
 )
+# Small talk a child makes with the tutor ("what's your favorite video game", "do you like
+# dogs"): about the tutor's likes, not its instructions. Short, and with none of the words an
+# instruction to a model needs (INSTRUCTION_WORDS), it is off-topic chat for the planner to
+# redirect, whatever the classifier makes of "what's your ...".
+SMALL_TALK = re.compile(
+    r"^\s*(?:hey|hi|so|um+|and)?[\s,]*(?:what'?s|whats|what\s+(?:is|are|do|did)|which|do|did"
+    r"|have|can|are|wanna)\s+(?:you|your|u|ur)\b(?:\s+[\w']+){0,3}?\s+(?:favou?rites?|like|likes"
+    r"|love|play|watch|eat|pets?|colou?r|age|old|dogs?|cats?|games?|food|movies?|shows?|sports?"
+    r"|songs?|books?|birthday)\b",
+    I,
+)
+INSTRUCTION_WORDS = re.compile(
+    r"\b(?:ignore|ignoring|disregard|override|bypass|instructions?|prompts?|system|pretend"
+    r"|roleplay|persona|mode|jailbreak|reveal|rules?|restrictions?|filters?|previous|above"
+    r"|command|execute|admin|developer|forget|secret|password|answer|answers|key)\b",
+    I,
+)
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]*|\n")
 # Dialogue in a story: a quotation with a speech tag beside it. What a character says is
 # part of the story, not an instruction to the model.
@@ -236,6 +253,9 @@ def score_message(
     talk = CHILD_TALK.search(norm) or ANSWER_SHAPED.match(norm)
     if by_model and not hits and talk and not MODEL_DIRECTED.search(norm):
         by_model = False  # a feeling about the work, nothing about the model: a child talking
+    small_talk = SMALL_TALK.match(norm) and len(norm.split()) <= 10
+    if by_model and not hits and small_talk and not INSTRUCTION_WORDS.search(norm):
+        by_model = False  # "what's your favorite video game": chat, redirected by the planner
     injected = bool(hits) or by_model
     rules = tuple(dict.fromkeys(p.name for p in hits)) or (("classifier",) if injected else ())
     return InjectionVerdict(
