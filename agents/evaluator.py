@@ -7,6 +7,7 @@ verbatim, be answerable from it and be distinct. Problems are codes, never prose
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import re
 from collections.abc import Awaitable, Callable
@@ -144,7 +145,8 @@ def make_evaluator(svc: Services) -> Callable[[TurnState], Awaitable[EvaluatorUp
             return {"verdict": Verdict(action="reject", problems=["no_draft"])}
         if state.get("mode") == "questions":
             passage = svc.store.get(state["passage_id"])
-            kept = accepted_questions(draft.questions, passage.text, state.get("grade", 5))
+            seen = await asyncio.to_thread(svc.model_view, passage, state["session_id"])
+            kept = accepted_questions(draft.questions, seen, state.get("grade", 5))
             want = state.get("count", 5)
             offline = draft.provenance.get("provider") == "offline"
             if len(kept) >= want or (kept and offline and revisions >= max_revisions):

@@ -327,10 +327,9 @@ def make_offline_fallback(svc: Services) -> Callable[..., Awaitable[ExecutorUpda
         update = await run_questions(svc, state, ctx, offline_only=True)
         passage = svc.store.get(state["passage_id"])
         grade = state.get("grade", 5)
-        kept_model = (
-            [] if previous is None else accepted_questions(previous.questions, passage.text, grade)
-        )
-        kept = accepted_questions(kept_model + update["draft"].questions, passage.text, grade)
+        seen = await asyncio.to_thread(svc.model_view, passage, state["session_id"])
+        kept_model = [] if previous is None else accepted_questions(previous.questions, seen, grade)
+        kept = accepted_questions(kept_model + update["draft"].questions, seen, grade)
         return update | {"questions": kept[: state.get("count", 5)]}
 
     return offline_fallback

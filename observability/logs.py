@@ -176,6 +176,7 @@ def configure_logging(
     handler.addFilter(LevelFloor(root.getEffectiveLevel()))
     root.addHandler(handler)
     for name, floor in PAYLOAD_LOGGERS.items():
-        logger = logging.getLogger(name)
-        logger.setLevel(max(floor, logger.getEffectiveLevel()))
+        # exactly the floor: the handler drops what is below the chosen level, and a level
+        # taken from an earlier call (or the root's) would silence these loggers for good
+        logging.getLogger(name).setLevel(floor)
     return handler

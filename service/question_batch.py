@@ -65,15 +65,25 @@ def read_jsonl(path: Path) -> list[BatchItem]:
     return items
 
 
+MIN_WORDS = 20  # what ``Readloom.text_passage`` accepts
+
+
+def too_short(text: str) -> bool:
+    from readloom.llm.offline.questions import MIN_SENTENCES, sentence_count
+
+    return len(text.split()) < MIN_WORDS or sentence_count(text) < MIN_SENTENCES
+
+
 def no_questions_reason(text: str, count: int) -> str:
     """Why a passage produced nothing, in words a teacher can act on."""
     from readloom.llm.offline.questions import MIN_SENTENCES, sentence_count
 
     n = sentence_count(text)
-    if n < MIN_SENTENCES:
+    if n < MIN_SENTENCES or len(text.split()) < MIN_WORDS:
         return (
             f"no questions: the text is too short for {count} question(s) — it has {n} "
-            f"sentence(s) and questions need at least {MIN_SENTENCES}; give a paragraph or more"
+            f"sentence(s) and {len(text.split())} word(s), and questions need at least "
+            f"{MIN_SENTENCES} sentences and {MIN_WORDS} words; give a paragraph or more"
         )
     return (
         f"no questions: nothing in the text's {n} sentences could be asked with an answer it "
@@ -108,6 +118,13 @@ async def run_batch(
                     raise InputError(f"no passage in {item.file}")
                 req = BatchPassage(text=loaded[0].text, title=loaded[0].title, id=req.id)
                 item_grade = grade or loaded[0].grade
+            if req.text is not None and too_short(req.text):
+                res.title, res.grade = req.title, item_grade
+                res.error = no_questions_reason(req.text, count)
+                if on_done is not None:
+                    on_done()
+                yield res
+                continue
             if item.file is not None and keep:
                 pid = resolve_file(app, item.file)
                 out = await app.generate_questions(

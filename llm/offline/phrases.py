@@ -112,6 +112,16 @@ ASK_TAIL = (
     "Use the text to help you.",
 )
 
+# after a question that already makes a long reply: short sentences keep it easy to read
+ASK_TAIL_SHORT = (
+    "Take your time. Use the text to help you.",
+    "Take your time. Read it again. Then tell me.",
+)
+ASK_TAIL_WORD = (
+    "Take your time. The words near it are clues.",
+    "Read it again slowly. The words near it are clues.",
+)
+
 ALTERNATE: dict[str, tuple[str, ...]] = {
     "who": ("Let's try it another way. Picture the story as a movie. In {place}, who is on screen, and what are they doing?",
             "Let's make it smaller. First find the action from the question in {place}. Then ask: who is doing it?"),

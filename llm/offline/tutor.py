@@ -218,7 +218,12 @@ def _ask(t: _Turn) -> str:
         return _join([t.pick(P.DONE, "done", title=t.title), _place_sentence(t)])
     long_question = len(t.inp.question.split()) > 14
     intro = "" if long_question else t.pick(P.ASK_INTRO, "ask-intro", title=t.title) or ""
-    return _join([intro + t.inp.question.strip(), t.pick(P.ASK_TAIL, "ask-tail")])
+    asked = intro + t.inp.question.strip()
+    tail = t.pick(P.ASK_TAIL, "ask-tail")
+    if len(_join([asked, tail]).split()) > 25:  # a long reply reads easier in short sentences
+        short = P.ASK_TAIL_WORD if t.qtype == "vocabulary" else P.ASK_TAIL_SHORT
+        tail = t.pick(short, "ask-tail")
+    return _join([asked, tail])
 
 
 def _affirm(t: _Turn) -> str:
@@ -286,20 +291,21 @@ def _pointer(t: _Turn) -> str | None:
     if t.qtype == "main_idea" and level >= 1:
         return _main_idea_pointer(t, level)
     evidence = t.located.evidence if t.located else None
+    shown = _answer_in(t, evidence.text) if evidence is not None else t.inp.answer
     if level >= 3 and evidence is not None:
         if t.qtype == "vocabulary" and _find_in(evidence.text, t.inp.answer) is None:
             word = _vocab_word(t.inp.question)
             frame = t.pick(P.VOCAB_FRAME, "frame", word=word) if word else None
             if frame:
                 return frame
-        blank = _blank_answer(t, evidence.text) or t.ref.blanked(
-            evidence, t.inp.answer, 16 if t.young else 24
+        blank = _blank_answer(t, evidence.text, shown) or t.ref.blanked(
+            evidence, shown, 16 if t.young else 24
         )
         gaps = _gap_words(blank)
         if (
             t.ref.safe(blank)
             and gaps
-            and gaps == _missing_words(evidence.text, t.inp.answer, blank)
+            and gaps == _missing_words(evidence.text, shown, blank)
         ):
             fill = t.pick(P.FILL, "fill", blank=blank)
             count = (
@@ -309,7 +315,7 @@ def _pointer(t: _Turn) -> str | None:
             if fill:
                 return _join([fill, count])
     if level >= 2 and evidence is not None:
-        near = t.ref.around_answer(evidence, t.inp.answer, 8 if t.young else 12)
+        near = t.ref.around_answer(evidence, shown, 8 if t.young else 12)
         if near is not None:
             side, words = near
             quote = f'"{words}…"' if side == "before" else f'"…{words}"'
@@ -324,12 +330,32 @@ def _pointer(t: _Turn) -> str | None:
     return t.pick(P.STRATEGY.get(t.qtype, P.STRATEGY["what"])[t.register], "strategy")
 
 
-def _blank_answer(t: _Turn, text: str) -> str | None:
+def _answer_in(t: _Turn, text: str) -> str | None:
+    """The answer as the sentence words it: the answer itself when the sentence holds it
+    verbatim, else the longest run of its words that the sentence holds and that names a
+    key term ("Grandma Rosa's knee hurt" is "her knee hurt" in the text: "knee hurt").
+    Hints quote around and blank out that run, so a reworded answer escalates too."""
+    answer = (t.inp.answer or "").strip().rstrip(".")
+    words = answer.split()
+    if not words or t.qtype == "vocabulary" or _find_in(text, answer) is not None:
+        return t.inp.answer  # a word's meaning is not the text's wording: no run to find
+    flat = " ".join(text.split())
+    for size in range(len(words) - 1, 0, -1):
+        for lo in range(len(words) - size + 1):
+            run = " ".join(words[lo : lo + size]).strip(" ,;:!?\"'")
+            if not run or t.ref.safe(run):
+                continue  # no key term in it: it would not point at the answer
+            if re.search(rf"(?<!\w){re.escape(run)}(?!\w)", flat, re.IGNORECASE):
+                return run
+    return t.inp.answer
+
+
+def _blank_answer(t: _Turn, text: str, answer: str | None) -> str | None:
     """The sentence with each word of the answer replaced by its own blank (so the child
     sees how many words are missing), or None when the answer is not there verbatim."""
-    words = (t.inp.answer or "").strip().rstrip(".").split()
+    words = (answer or "").strip().rstrip(".").split()
     flat = " ".join(text.split())
-    i = _find_in(flat, t.inp.answer)
+    i = _find_in(flat, answer)
     if i is None or not words or len(words) > 12:
         return None
     end = i + len(" ".join(words))

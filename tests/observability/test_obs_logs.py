@@ -133,6 +133,11 @@ def test_a_library_that_sets_its_logger_to_debug_stays_quiet():
     handler = configure_logging(level="WARNING", stream=stream)
     chatty, server = logging.getLogger("bm25s"), logging.getLogger("uvicorn.error")
     chatty_level, server_level = chatty.level, server.level
+    # as under `readloom serve` (log_config=None): uvicorn's loggers reach the root handler,
+    # even after an in-process test server installed uvicorn's own non-propagating config
+    parent = logging.getLogger("uvicorn")
+    propagates = parent.propagate, server.propagate
+    parent.propagate = server.propagate = True
     try:
         import bm25s  # noqa: F401 - importing it is what sets the level
 
@@ -152,3 +157,4 @@ def test_a_library_that_sets_its_logger_to_debug_stays_quiet():
         root.setLevel(level)
         chatty.setLevel(chatty_level)
         server.setLevel(server_level)
+        parent.propagate, server.propagate = propagates
