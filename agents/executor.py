@@ -8,6 +8,7 @@ draft comprehension questions for the passage.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypedDict
 
@@ -191,11 +192,29 @@ async def run_tutor(svc: Services, state: TurnState, ctx: TurnContext) -> Execut
     update: ExecutorUpdate = {"spans": spans}
     if move == "affirm":
         follow = await _ask_next(svc, state, ctx, passage, {}, spans)
-        text = f"{draft.text}\n\n{follow['draft'].text}"
+        praise = _without_leaks(draft.text, follow.get("current_question"))
+        text = f"{praise}\n\n{follow['draft'].text}"
         draft = Draft(text=text, provenance=draft.provenance, move="affirm")
         update |= {k: v for k, v in follow.items() if k != "draft"}
     update["draft"] = draft
     return update
+
+
+def _without_leaks(praise: str, upcoming: Question | None) -> str:
+    """The praise for an answer may quote the sentence that backs it up; when that sentence
+    also gives away the *next* question's answer, the quote goes (the praise stays)."""
+    if upcoming is None:
+        return praise
+    from readloom.guardrails.obfuscation import leak_views
+    from readloom.llm.offline.leak import answer_leaks
+
+    def leaks(text: str) -> bool:
+        return any(answer_leaks(v, upcoming.answer, upcoming.question) for v in leak_views(text))
+
+    if not leaks(praise):
+        return praise
+    kept = [s for s in re.split(r"(?<=[.!?])\s+", praise) if s and not leaks(s)]
+    return " ".join(kept) or PRAISE
 
 
 async def _ask_next(

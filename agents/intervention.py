@@ -45,6 +45,13 @@ def decide(state: TurnState, mastery: float | None, *, max_tries: int = 3) -> In
             )
         return Intervention(kind="none", reason="encourage")
     tries = state.get("tries", 0)
+    draft = state.get("draft")
+    if state.get("alternate_used") and draft is not None and draft.move == "alternate_explanation":
+        # the second look of the turn, after the alternate explanation was written: the
+        # turn's intervention is that explanation, not a hint escalated on top of it
+        return Intervention(
+            kind="alternate_explanation", reason="hints_not_working", hint_level=hint_level
+        )
     if tries >= max(1, max_tries - 1) and not state.get("alternate_used"):
         return Intervention(
             kind="alternate_explanation", reason="hints_not_working", hint_level=hint_level

@@ -85,6 +85,17 @@ def _spliced_values(variables: Mapping[str, Any]) -> set[str]:
     return out
 
 
+def _strings(value: Any) -> list[str]:
+    """Every string in a parsed reply (keys are the schema's, never personal data)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
 class LLMGate:
     def __init__(
         self,
@@ -349,8 +360,8 @@ class LLMGate:
         if mask is None:
             return False  # cannot check: do not store (fail closed)
         texts = [result.text]
-        if result.parsed is not None:
-            texts.append(result.parsed.model_dump_json())
+        if result.parsed is not None:  # its values one a line: NER misreads compact JSON
+            texts.append("\n".join(_strings(result.parsed.model_dump(mode="json"))))
         try:
             return not any(mask(t, allow_list=allow_list).entities for t in texts if t)
         except Exception:  # noqa: BLE001 - a failed check stores nothing

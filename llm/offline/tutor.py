@@ -302,11 +302,7 @@ def _pointer(t: _Turn) -> str | None:
             evidence, shown, 16 if t.young else 24
         )
         gaps = _gap_words(blank)
-        if (
-            t.ref.safe(blank)
-            and gaps
-            and gaps == _missing_words(evidence.text, shown, blank)
-        ):
+        if t.ref.safe(blank) and gaps and gaps == _missing_words(evidence.text, shown, blank):
             fill = t.pick(P.FILL, "fill", blank=blank)
             count = (
                 t.pick(D.HOW_MANY_ONE, "how-many") if gaps == 1

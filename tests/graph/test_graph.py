@@ -40,7 +40,11 @@ async def test_session_asks_hints_without_leaking_then_affirms(app, services):
     assert question is not None and question.question in first.reply
     assert question.evidence in services.store.get(PASSAGE_ID).text
 
-    wrong = await app.tutor_turn(session_id=sid, message="a purple dragon", student_id=student)
+    # wrong whatever the question: not a colour, a name or a place of the story (the first
+    # question may ask what colour the sky turned, and a colour is partly right: a probe)
+    wrong = await app.tutor_turn(
+        session_id=sid, message="a spaceship full of robots", student_id=student
+    )
     assert wrong.grade_result is not None and not wrong.grade_result.correct
     assert wrong.move == "hint"
     assert not answer_leaks(wrong.reply, question.answer)

@@ -10,12 +10,14 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from fakes.llm_servers import Reply, fake_openai_server
 
 from readloom.service import Readloom, build_services
 from readloom.settings import Settings
 
 CORPUS = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "k12_pii_messages.jsonl"
+PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 PASSAGE_ID = "lighthouse-keeper"
 TURNS_PER_SESSION = 12
 HINT = "Look again at the part of the story about the storm and the lamp. What do you notice?"
@@ -45,6 +47,25 @@ def services(tmp_path_factory, server):
     return build_services(settings)
 
 
+def _template_lines() -> list[str]:
+    """The fixed lines of every prompt template (no ``$variable``), longest first: text
+    readloom wrote, never a student's ("K-12" in the grader's is not an age of 12)."""
+    lines = set()
+    for path in PROMPTS.glob("*/v*.yaml"):
+        spec = yaml.safe_load(path.read_text())
+        for part in ("system", "user"):
+            for line in str(spec.get(part) or "").splitlines():
+                if len(line.strip()) >= 20 and "$" not in line:
+                    lines.add(line.strip())
+    return sorted(lines, key=len, reverse=True)
+
+
+def _without_templates(bodies: str, lines: list[str]) -> str:
+    for line in lines:
+        bodies = bodies.replace(line, " ")
+    return bodies
+
+
 def _leaked(values: set[str], bodies: str) -> list[str]:
     return [v for v in values if re.search(rf"(?<!\w){re.escape(v)}(?!\w)", bodies, re.I)]
 
@@ -54,6 +75,8 @@ async def test_no_pii_value_reaches_the_provider(services, server):
     assert len(messages) >= 200
     passage_text = services.store.get(PASSAGE_ID).text
     leaks: list[tuple[str, str]] = []
+    templates = _template_lines()
+    assert any("K-12" in line for line in templates)  # the grader's prompt says "K-12"
     server.requests.clear()
     async with Readloom(services.settings, services=services) as app:
         for start in range(0, len(messages), TURNS_PER_SESSION):
@@ -62,7 +85,9 @@ async def test_no_pii_value_reaches_the_provider(services, server):
             for m in messages[start : start + TURNS_PER_SESSION]:
                 before = len(server.requests)
                 await app.tutor_turn(session_id=sid, message=m["text"], student_id="s-pii")
-                bodies = "\n".join(r.raw for r in server.requests[before:])
+                # what readloom's prompts say is not what the student said
+                raw = "\n".join(r.raw for r in server.requests[before:])
+                bodies = _without_templates(raw, templates)
                 # a value that is also a word of the passage sent for grounding is not a leak
                 values = {s["value"] for s in m["spans"] if len(s["value"]) >= 2}
                 values -= set(_leaked(values, passage_text))

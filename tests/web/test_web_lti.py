@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,12 +17,14 @@ from test_web_student import send_and_wait
 from webtest_support import BROWSER, a11y_report, shot
 
 from readloom.api.lti.context import WebConfig
+from readloom.llm.offline.questions import generate_questions
 from readloom.storage.db import sync_engine
 from readloom.storage.models import ApiKey
 
 pytestmark = BROWSER
 TENANT = "lti-test-district"
 NAMES = [v for u in USERS.values() for k, v in u.items() if k != "sub"]
+DATA = Path(__file__).parents[2] / "data" / "passages"
 
 
 def keys_issued(settings) -> int:
@@ -47,6 +50,18 @@ def own_status(page, role: str, path: str) -> int:
     )
 
 
+def answer_to(question: str) -> str:
+    """The answer key of the launched passage's question (the offline generator is
+    deterministic: the same passage and grade give the same questions and answers)."""
+    text = (DATA / "lighthouse-keeper.md").read_text().split("---", 2)[2]
+    qs = generate_questions(
+        passage_title="The Lighthouse Keeper's Storm", passage_text=text, count=20, grade=4
+    ).questions
+    answers = {q.question: q.answer for q in qs}
+    assert question in answers, (question, list(answers))
+    return answers[question]
+
+
 def launch(page, lms, role: str, variant: str = "ok"):
     with page.expect_response(lambda r: r.url.endswith("/lti/launch")) as resp:
         page.goto(lms.launch_url(role, variant))
@@ -67,10 +82,14 @@ def test_student_launch_lands_on_student_page_and_posts_grade(web, lms, new_page
     assert own_status(page, "student", "/v1/sessions") == 200
     assert own_status(page, "student", "/v1/alerts") == 403  # a student, not a teacher
     page.locator("#send:enabled").wait_for()
-    send_and_wait(page, "Hi! I'm ready to start.")
-    send_and_wait(page, "Tobias")  # an answer: graded, so mastery goes to the gradebook
+    send_and_wait(page, "Hi! I'm ready to start.")  # talk: no mastery, a score of 0
+    # a correct answer to the question on the table moves mastery to the gradebook
+    # (only correct answers and worked explanations move mastery, never a wrong try)
+    send_and_wait(page, answer_to(page.locator("#tutor-question-text").inner_text()))
     deadline = time.monotonic() + 30
-    while len(lms.scores) == scores_before and time.monotonic() < deadline:
+    while time.monotonic() < deadline and not any(
+        s["scoreGiven"] > 0 for s in lms.scores[scores_before:]
+    ):
         time.sleep(0.1)
     score = lms.scores[-1]
     assert score["userId"] == USERS["student"]["sub"]

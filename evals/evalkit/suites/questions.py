@@ -353,9 +353,9 @@ async def _generate_sections(ctx: EvalContext, items) -> list[tuple[list, int]]:
             try:
                 res = await app.generate_questions(
                     text=text, title=title, count=len(refs), session_id=f"eval-sections-{i}",
+                    keep=True,  # kept in the eval's own home, so the stored text is judged
                 )  # fmt: skip
-                # ad-hoc text is not kept in the library: its grade as generation saw it
-                grade = app.text_passage(text, title=title).grade
+                grade = svc.store.get(res.passage_id).grade
             except ReadloomError:
                 results.append(([], 0))
                 continue
@@ -378,14 +378,13 @@ async def _generate(
             try:
                 res = await app.generate_questions(
                     text=p.text, title=f"{p.story.replace('-', ' ').title()} (part {i + 1})",
-                    count=QUESTIONS_PER_PASSAGE, choices=True,
+                    count=QUESTIONS_PER_PASSAGE, choices=True, keep=True,
                     session_id=f"eval-questions-{i}",
                 )  # fmt: skip
             except ReadloomError:
                 results.append(None)
                 continue
-            # ad-hoc text (not kept in the library): the text is the one just sent
-            results.append((res.questions, res.provenance, p.text.strip()))
+            results.append((res.questions, res.provenance, svc.store.get(res.passage_id).text))
     return results
 
 

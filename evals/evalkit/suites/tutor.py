@@ -206,7 +206,7 @@ def _leaks(out: SuiteOutput, turns: list[TurnLog]) -> None:
             theirs = bool(answer_leaks(t.reply, q.answer))
             leaks += ours
             product_leaks += theirs
-            if ours != theirs and (ours or len(disagree) < 10):  # every leak we count is shown
+            if ours or (ours != theirs and len(disagree) < 10):  # every leak we count is shown
                 disagree.append(
                     {"where": f"{t.script}/{t.passage_id}/turn{t.index}", "ours": ours,
                      "product": theirs, "question": q.question, "answer": q.answer,
