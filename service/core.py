@@ -7,7 +7,9 @@ the viewer, after the run: the checkpointed state only ever holds redacted text.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -84,6 +86,33 @@ def build_services(settings: Settings) -> Services:
         skills=SkillGraph.load(settings.skills_path),
         mastery=MasteryStore(settings),
     )
+
+
+def _verbatim_evidence(q: Question, passage_text: str) -> Question:
+    """Evidence the reader can find in the passage, word for word, and an answer in its
+    words. The model quoted the redacted text; re-identification gives back each
+    pseudonym's canonical value ("Nils Troll" where the sentence says "Nils"), so a quote
+    that no longer matches is replaced by the passage sentence it came from (the closest),
+    and a full name the sentence does not use is shortened to the part it does."""
+    if not q.evidence or "<" in q.evidence:
+        return q
+    evidence = q.evidence
+    if evidence not in passage_text:
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", passage_text) if s.strip()]
+        best = difflib.get_close_matches(evidence, sentences, n=1, cutoff=0.6)
+        evidence = best[0].strip() if best else evidence
+    answer = q.answer
+    for name in set(_FULL_NAME.findall(answer)):
+        if name not in evidence:
+            parts = [w for w in name.split() if re.search(rf"\b{re.escape(w)}\b", evidence)]
+            if parts:
+                answer = answer.replace(name, " ".join(parts))
+    if (evidence, answer) == (q.evidence, q.answer):
+        return q
+    return q.model_copy(update={"evidence": evidence, "answer": answer})
+
+
+_FULL_NAME = re.compile(r"\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)+\b")
 
 
 class Readloom:
@@ -294,7 +323,8 @@ class Readloom:
                 f"request refused by guardrails ({state.get('block_reason')})", status=403
             )
         questions = [
-            self._reidentify_question(q, session_id, role) for q in state.get("questions", [])
+            _verbatim_evidence(self._reidentify_question(q, session_id, role), passage.text)
+            for q in state.get("questions", [])
         ]
         return QuestionsResult(
             passage_id=passage_id,
