@@ -112,6 +112,15 @@ def _verbatim_evidence(q: Question, passage_text: str) -> Question:
     return q.model_copy(update={"evidence": evidence, "answer": answer})
 
 
+def _unsupported(q: Question, passage_text: str) -> bool:
+    """A question whose evidence (as the viewer reads it) is not in the passage or does not
+    support its answer: never shown (it passed on the redacted text, not on this one)."""
+    from readloom.agents.evaluator import check_question
+
+    bad = {"evidence_not_in_text", "answer_not_supported"}
+    return bool(bad & set(check_question(q, passage_text, grade=12)))
+
+
 _FULL_NAME = re.compile(r"\b[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)+\b")
 
 
@@ -326,6 +335,8 @@ class Readloom:
             _verbatim_evidence(self._reidentify_question(q, session_id, role), passage.text)
             for q in state.get("questions", [])
         ]
+        if can_reidentify(role):  # the viewer reads real names: check against the real text
+            questions = [q for q in questions if not _unsupported(q, passage.text)]
         return QuestionsResult(
             passage_id=passage_id,
             questions=[q for q in questions if q],
