@@ -71,6 +71,10 @@ def run(obs_services, tmp_path_factory):
             llm_backoff_max_s=0.02,
             llm_timeout_s=5.0,
             breaker_failure_threshold=3,
+            # budgets far above a turn's time on a busy machine: the reasons on the trace come
+            # from the provider's faults, never from the clock
+            turn_budget_s=300.0,
+            questions_budget_s=300.0,
         )
         gate = LLMGate.from_settings(settings, redactor=obs_services.guards.redactor)
         svc = dataclasses.replace(obs_services, settings=settings, gate=gate)

@@ -1,5 +1,5 @@
-"""Browser tests: one readloom server (the demo on, a test LMS registered) and one
-headless Chromium for the whole session; the tutoring models load once.
+"""Browser tests: one readloom server (the demo on, a test LMS registered) for the whole
+session, so the tutoring models load once, and a headless Chromium per test module.
 
 Every browser test module here is marked ``browser`` and skipped, with the reason,
 when Debian's chromium is missing (``webtest_support.BROWSER``)."""
@@ -64,8 +64,12 @@ def lms(web: WebServer, web_settings: Settings) -> Iterator[FakePlatform]:
         platform.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """A browser per test module (a launch takes a second or two). Not per session: while
+    Playwright's sync API is open it keeps an event loop running in this thread, and tests that
+    run after these ones call asyncio.run(). (Package scope would not help: tests/web is a plain
+    folder, and pytest ends such fixtures only with the session.)"""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

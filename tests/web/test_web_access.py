@@ -7,20 +7,23 @@ import time
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from test_web_student import open_demo_student, pick_passage, send_and_wait
 from webtest_support import CHROMIUM, NO_CHROMIUM, make_server, mint_key
 
 from readloom.settings import Settings
 from readloom.storage.db import sync_engine
 from readloom.storage.models import ApiKey
+from readloom.storage.models_stores import LtiPageKey
 
 
 @pytest.fixture(scope="module")
 def short_lived(tmp_path_factory, web_services):
-    """A second server whose page keys live two seconds (the sweeper runs often)."""
+    """A second server whose sweeper runs often. Its page keys live long enough for the page to
+    load on a busy machine; the test ends a key's life itself (``_expire_page_keys``), so the
+    moment the key expires never races the page."""
     settings = Settings(home=tmp_path_factory.mktemp("short-lived-home"))
-    server = make_server(settings, web_services, page_key_ttl_s=2.0, sweep_interval_s=0.2)
+    server = make_server(settings, web_services, page_key_ttl_s=600.0, sweep_interval_s=0.2)
     try:
         yield server, settings
     finally:
@@ -37,6 +40,12 @@ def test_expired_page_key_signs_the_page_out(short_lived, new_page):
     key_id = None
     engine = sync_engine(settings)
     try:
+        with engine.begin() as conn:  # the key's lifetime ends now, as a 2-second key's would
+            conn.execute(
+                update(LtiPageKey)
+                .where(LtiPageKey.tenant == "demo")
+                .values(expires_at=time.time() - 1)
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:  # the sweeper revokes the expired key
             with engine.connect() as conn:

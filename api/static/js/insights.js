@@ -156,8 +156,12 @@ async function createFamilyLink() {
     const { body } = await api.post(`/v1/classes/${encodeURIComponent(cls)}/students/${encodeURIComponent(student)}/family-links`, { days: Number($("fam-days").value) || 14 });
     const revoke = el("button", { type: "button", class: "btn btn-small" }, "Withdraw link");
     revoke.addEventListener("click", async () => {
-      await api.request("DELETE", `/v1/family-links/${encodeURIComponent(body.id)}`);
-      out.replaceChildren(el("p", { role: "status" }, `The link for ${student} no longer works.`));
+      try {
+        await api.request("DELETE", `/v1/family-links/${encodeURIComponent(body.id)}`);
+        out.replaceChildren(el("p", { role: "status" }, `The link for ${student} no longer works.`));
+      } catch (err) {
+        out.replaceChildren(el("p", { role: "alert" }, friendly(err)));
+      }
     });
     out.replaceChildren(
       el("p", {}, `Link for ${student}'s family, valid until ${when(body.expires_at)}:`),

@@ -65,7 +65,7 @@ async function showPicker() {
   list.replaceChildren(
     ...body.items.map((p) =>
       el("li", {},
-        el("button", { type: "button", class: "passage-choice", onclick: () => openPassage(p.passage_id) },
+        el("button", { type: "button", class: "passage-choice", onclick: () => openPassage(p.passage_id).catch(showLoadError) },
           el("span", { class: "passage-choice-title" }, p.title),
           el("span", { class: "passage-choice-meta" }, `Grade ${p.grade} · ${p.genre}`))),
     ),
