@@ -382,8 +382,9 @@ class PassageStore:
             )  # fmt: skip
         meta = record_metadata(passage, digest, len(plan.chunks))
         meta["grade_level"] = ready.grade
-        if item.opening is not None:
-            meta["sealed"] = item.opening  # the encrypted way back (guardrails.sealing)
+        # the encrypted way back (guardrails.sealing); "" when stored as given, so a
+        # record that was sealed before keeps no stale key (an upsert merges metadata)
+        meta["sealed"] = item.opening or ""
         self._records.upsert(
             ids=[pid],
             embeddings=[[0.0]],  # records are fetched by id, never searched

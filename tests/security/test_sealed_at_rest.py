@@ -239,6 +239,8 @@ def test_a_publish_on_one_worker_counts_on_another_at_once(
                 "characters": ["Wilhelmina Brackenbury"]}  # fmt: skip
         r = district_a.admin.post("/v1/passages", json={"passages": [body]})
         assert r.status_code == 201, r.text  # the tenant's, not yet published
+        assert services.store.is_sealed(pid)
+        assert "Brackenbury" not in services.store.get(pid, opened=False).text
         passage = second_services.store.get(pid)
         assert not second_services.guards.allow_list_for(passage)
         r = district_a.admin.post(
@@ -252,6 +254,9 @@ def test_a_publish_on_one_worker_counts_on_another_at_once(
                 break
             time.sleep(0.1)
         assert "Wilhelmina Brackenbury" in second_services.guards.allow_list_for(passage)
+        # published: stored as the admin reviewed it (no longer sealed), read back exactly
+        assert not services.store.is_sealed(pid)
+        assert passage.text == story and services.store.get(pid, opened=False).text == story
         # through the second worker's API: a child naming the character keeps the name
         world = make_world(second, f"w-{uuid.uuid4().hex[:8]}")
         try:
