@@ -230,17 +230,17 @@ def test_a_publish_on_one_worker_counts_on_another_at_once(
         second = Server(base_url=base, settings=settings, backend="sqlite")
         pid = f"pub-{uuid.uuid4().hex[:8]}"
         story = (
-            "Wilhelmina Brackenbury rowed the little boat across the grey harbour. "
+            "Emily Carter rowed the little boat across the grey harbour. "
             "The gulls cried above her and the clouds rolled in from the sea. "
-            "Wilhelmina Brackenbury said the storm would pass by morning, but the wind "
+            "Emily Carter said the storm would pass by morning, but the wind "
             "grew louder all night long and the boat rocked on the water."
         )
         body = {"passage_id": pid, "title": "Harbour", "grade": 4, "text": story,
-                "characters": ["Wilhelmina Brackenbury"]}  # fmt: skip
+                "characters": ["Emily Carter"]}  # fmt: skip
         r = district_a.admin.post("/v1/passages", json={"passages": [body]})
         assert r.status_code == 201, r.text  # the tenant's, not yet published
         assert services.store.is_sealed(pid)
-        assert "Brackenbury" not in services.store.get(pid, opened=False).text
+        assert "Carter" not in services.store.get(pid, opened=False).text
         passage = second_services.store.get(pid)
         assert not second_services.guards.allow_list_for(passage)
         r = district_a.admin.post(
@@ -250,10 +250,10 @@ def test_a_publish_on_one_worker_counts_on_another_at_once(
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             passage = second_services.store.get(pid)
-            if "Wilhelmina Brackenbury" in second_services.guards.allow_list_for(passage):
+            if "Emily Carter" in second_services.guards.allow_list_for(passage):
                 break
             time.sleep(0.1)
-        assert "Wilhelmina Brackenbury" in second_services.guards.allow_list_for(passage)
+        assert "Emily Carter" in second_services.guards.allow_list_for(passage)
         # published: stored as the admin reviewed it (no longer sealed), read back exactly
         assert not services.store.is_sealed(pid)
         assert passage.text == story and services.store.get(pid, opened=False).text == story
@@ -266,12 +266,12 @@ def test_a_publish_on_one_worker_counts_on_another_at_once(
             sid = r.json()["id"]
             r = world.student.post(
                 f"/v1/sessions/{sid}/messages",
-                json={"text": "I think Wilhelmina Brackenbury was brave in the storm"},
+                json={"text": "I think Emily Carter was brave in the storm"},
             )
             assert r.status_code in (200, 201), r.text
             msgs = world.partner.get(f"/v1/sessions/{sid}/messages").json()["items"]
             said = [m["text"] for m in msgs]
-            assert said and "Wilhelmina Brackenbury" in said[-1], said
+            assert said and "Emily Carter" in said[-1], said
         finally:
             world.close()
     finally:
