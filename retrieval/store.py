@@ -10,6 +10,11 @@ sentence of a chunk (a chunk's dense relevance is its best vector), and
 Each record carries a content hash: re-ingesting an unchanged passage is skipped
 without loading the embedding model, a changed one has its chunks replaced. The
 record is written after its chunks, so an interrupted ingest is redone next time.
+
+A tenant's passage is sealed before any of it is written (``ingest_passages(seal=True)``):
+chunks, vectors, metadata and hash are made from the text with placeholders, and the
+record keeps the encrypted way back. Reads in this process open it (``opened=False``
+gives it as stored), so no crash leaves a tenant's personal data in Chroma's files.
 """
 
 from __future__ import annotations
