@@ -85,17 +85,22 @@ async def _load_service(rt: Runtime, stack: AsyncExitStack, services: Any) -> No
 
 
 async def _trust_published(rt: Runtime, service: Any) -> None:
-    """Passages an admin published may exempt their characters' names from redaction."""
-    from sqlalchemy import select
+    """Passages an admin published before their reviewed text was recorded (an earlier
+    release): record the digest of the text they have, once. Every worker then reads
+    ``reviewed_digest`` from the database (``guardrails.suite``)."""
+    from sqlalchemy import select, update
 
     from readloom.errors import NotFound
+    from readloom.service import library
     from readloom.storage.models import TenantPassage
 
     async with rt.db.reader() as s:
         ids = (
             await s.execute(
                 select(TenantPassage.passage_id).where(
-                    TenantPassage.visibility == "shared", TenantPassage.ready.is_(True)
+                    TenantPassage.visibility == "shared",
+                    TenantPassage.ready.is_(True),
+                    TenantPassage.reviewed_digest.is_(None),
                 )
             )
         ).scalars()
@@ -105,7 +110,12 @@ async def _trust_published(rt: Runtime, service: Any) -> None:
             p = await anyio.to_thread.run_sync(service.services.store.get, pid)
         except NotFound:
             continue
-        service.services.guards.trust_passage(p.passage_id, p.text)
+        async with rt.db.writer() as s:
+            await s.execute(
+                update(TenantPassage)
+                .where(TenantPassage.passage_id == pid, TenantPassage.reviewed_digest.is_(None))
+                .values(reviewed_digest=library.text_digest(p.text))
+            )
 
 
 async def _heartbeat(rt: Runtime) -> None:

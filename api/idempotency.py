@@ -6,16 +6,20 @@ effect without its answer. A retry with the same key and body gets the stored an
 the same key with another body is a 422; a retry while the first is still running is a
 409. A claim left by a dead server (SQLite: any other instance, since one server owns
 the file; Postgres: one whose heartbeat stopped) is taken over, so a client retrying
-after a crash is served.
+after a crash is served. The stored answer is encrypted with the vault key: it may carry
+real names (a teacher's questions), and nothing readable of a child's sits at rest.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any
 
+from cryptography.fernet import Fernet
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, select
@@ -29,12 +33,33 @@ from readloom.errors import InputError
 from readloom.storage.models import IdempotencyRecord, ServerInstance, utcnow
 
 MAX_KEY_LEN = 255
+SEALED = "sealed"  # the stored answer: {"sealed": <Fernet token of the JSON body>}
 
 
 @dataclass(frozen=True)
 class Claim:
     record_id: int
     key: str
+    fernet: Fernet | None = None
+
+
+def _fernet(rt: Runtime) -> Fernet:
+    from readloom.guardrails.keys import load_key
+
+    return _fernet_of(load_key(rt.settings))
+
+
+@lru_cache(maxsize=4)
+def _fernet_of(key: bytes) -> Fernet:
+    return Fernet(key)
+
+
+def _opened(fernet: Fernet, stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored answer back (one written before answers were encrypted is as it was)."""
+    token = stored.get(SEALED) if len(stored) == 1 else None
+    if not isinstance(token, str):
+        return stored
+    return json.loads(fernet.decrypt(token.encode()))
 
 
 @dataclass(frozen=True)
@@ -91,7 +116,7 @@ async def begin(
                         )
                         s.add(rec)
                         await s.flush()
-                        return Claim(rec.id, key)
+                        return Claim(rec.id, key, _fernet(rt))
                 except IntegrityError:
                     continue
             if row.request_hash != digest:
@@ -100,12 +125,12 @@ async def begin(
                     code="idempotency_key_reused",
                 )
             if row.state == "done" and row.response is not None:
-                return Replay(row.status_code or 200, row.response)
+                return Replay(row.status_code or 200, _opened(_fernet(rt), row.response))
             wait = await _owner_gone_in(rt, s, row)
             if wait == 0.0:
                 row.owner = rt.instance_id
                 row.created_at = utcnow()
-                return Claim(row.id, key)
+                return Claim(row.id, key, _fernet(rt))
             raise Conflict(
                 "a request with this Idempotency-Key is still in progress; retry shortly",
                 code="idempotency_in_progress",
@@ -139,7 +164,11 @@ async def complete(
     if row is not None:
         row.state = "done"
         row.status_code = status_code
-        row.response = body
+        fernet = claim.fernet
+        row.response = (
+            body if fernet is None
+            else {SEALED: fernet.encrypt(json.dumps(body).encode()).decode()}
+        )  # fmt: skip
 
 
 async def release(rt: Runtime, claim: Claim | None) -> None:

@@ -10,8 +10,12 @@ import dataclasses
 import hashlib
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
+
+from cachetools import TTLCache
 
 from readloom.errors import GuardrailDenied
 from readloom.guardrails.age import AgeAppropriatenessGuard
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 
 
 ALERT_SEVERITIES = frozenset({"medium", "high", "critical"})
+PUBLISHED_RECHECK_S = 1.0  # how long one worker's view of published passages is reused
 
 
 def build_input_guards(settings: Settings, *, redactor: PiiRedactor) -> list[Guard]:
@@ -91,6 +96,10 @@ class GuardrailSuite:
         self._linked: set[tuple[str, str]] = set()
         self._is_shipped: Callable[[str, str], bool] | None = None
         self._reviewed: set[tuple[str, str]] = set()
+        self._published: TTLCache[str, str | None] = TTLCache(
+            4096, PUBLISHED_RECHECK_S, timer=time.monotonic
+        )
+        self._published_lock = threading.Lock()
 
     # --- guard_in ----------------------------------------------------------------------
 
@@ -254,14 +263,45 @@ class GuardrailSuite:
         self._is_shipped = is_shipped
 
     def trust_passage(self, passage_id: str, text: str) -> None:
-        """An admin reviewed and published this passage (this exact text)."""
+        """An admin reviewed and published this passage (this exact text), in this process;
+        other workers read it from ``tenant_passages.reviewed_digest``."""
         self._reviewed.add((passage_id, hashlib.sha256(text.encode()).hexdigest()))
 
     def passage_trusted(self, passage: Any) -> bool:
         pid, text = getattr(passage, "passage_id", ""), getattr(passage, "text", "")
         if self._is_shipped is not None and self._is_shipped(pid, text):
             return True
-        return (pid, hashlib.sha256(text.encode()).hexdigest()) in self._reviewed
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        return (pid, digest) in self._reviewed or self._published_digest(pid) == digest
+
+    def _published_digest(self, passage_id: str) -> str | None:
+        """The reviewed digest of a published passage, from the one database: a publish by
+        any worker counts here within ``PUBLISHED_RECHECK_S``. A failed read trusts
+        nothing (names stay redacted)."""
+        with self._published_lock:
+            if passage_id in self._published:
+                return self._published[passage_id]
+        from sqlalchemy import select
+
+        from readloom.storage.models import TenantPassage
+        from readloom.storage.stores import store_db
+
+        try:
+            with store_db(self.settings).read() as conn:
+                row = conn.execute(
+                    select(TenantPassage.reviewed_digest).where(
+                        TenantPassage.passage_id == passage_id,
+                        TenantPassage.visibility == "shared",
+                        TenantPassage.ready.is_(True),
+                    )
+                ).first()
+        except Exception as exc:  # noqa: BLE001 - fail closed: not trusted
+            log.warning("published_lookup_failed error=%s", type(exc).__name__)
+            return None
+        digest = row[0] if row else None
+        with self._published_lock:
+            self._published[passage_id] = digest
+        return digest
 
     def allow_list_for(self, passage: Any) -> frozenset[str]:
         """Names not to redact while a child reads ``passage``: none unless the passage is

@@ -10,6 +10,11 @@ sentence of a chunk (a chunk's dense relevance is its best vector), and
 Each record carries a content hash: re-ingesting an unchanged passage is skipped
 without loading the embedding model, a changed one has its chunks replaced. The
 record is written after its chunks, so an interrupted ingest is redone next time.
+
+A tenant's passage is sealed before any of it is written (``ingest_passages(seal=True)``):
+chunks, vectors, metadata and hash are made from the text with placeholders, and the
+record keeps the encrypted way back. Reads in this process open it (``opened=False``
+gives it as stored), so no crash leaves a tenant's personal data in Chroma's files.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from cachetools import Cache, LRUCache, TTLCache
@@ -63,6 +68,22 @@ SearchMode = Literal["hybrid", "dense", "lexical"]
 PassageGuard = Callable[[Passage], None]
 """Raises (e.g. ``GuardrailDenied``) to refuse a passage at ingest; see guardrails.injection."""
 
+
+class Opening(Protocol):
+    def passage(self, sealed: Passage) -> Passage: ...
+
+    def span(self, sealed_text: str, start: int, end: int) -> tuple[str, int, int]: ...
+
+
+class Sealer(Protocol):
+    """Stores a tenant's passage with placeholders for its personal data (see
+    ``guardrails.sealing``): ``seal`` gives the passage to store and its encrypted way back."""
+
+    def seal(self, passage: Passage) -> tuple[Passage, str]: ...
+
+    def opening(self, token: str) -> Opening: ...
+
+
 _WRITE_GROUP = 16  # passages embedded per model call
 _PAGE = 1000
 
@@ -98,6 +119,16 @@ class _Prepared:
     grade: float
 
 
+@dataclass(frozen=True)
+class _Todo:
+    """A passage to write as stored (sealed or not), its hash and its way back."""
+
+    passage: Passage
+    digest: str
+    existed: bool
+    opening: str | None
+
+
 class PassageStore:
     """Hybrid passage retrieval over Chroma; see the module docstring."""
 
@@ -106,6 +137,7 @@ class PassageStore:
         settings: Settings,
         *,
         passage_guard: PassageGuard | None = None,
+        sealer: Sealer | None = None,
         client: Any | None = None,
         catalogue: CatalogueWriter | None = None,
         rrf_k: float = RRF_K,
@@ -116,6 +148,7 @@ class PassageStore:
 
         self.settings = settings
         self.passage_guard = passage_guard
+        self.sealer = sealer
         self.catalogue = catalogue
         self.rrf_k, self.weights = rrf_k, (dense_weight, lexical_weight)
         self._client = client or chroma_client(settings)
@@ -147,6 +180,9 @@ class PassageStore:
             RECORDS_HELD, RECORD_TTL_S, timer=time.monotonic
         )
         self._vectors: LRUCache[str, PassageVectors] = LRUCache(VECTORS_HELD)
+        self._openings: TTLCache[str, Opening | None] = TTLCache(
+            RECORDS_HELD, RECORD_TTL_S, timer=time.monotonic
+        )
         self._held_lock = threading.Lock()
         self._generation = 0
 
@@ -185,18 +221,27 @@ class PassageStore:
         with self._lock:
             if self.catalogue.count() == self.count():
                 return
-            self.catalogue.replace_all(_entry(r) for r in self.list_records())
+            self.catalogue.replace_all(_entry(r) for r in self.list_records(opened=False))
 
     def ingest_passages(
-        self, passages: Sequence[Passage], *, progress: bool = False, strict: bool = True
+        self,
+        passages: Sequence[Passage],
+        *,
+        progress: bool = False,
+        strict: bool = True,
+        seal: bool = False,
     ) -> IngestReport:
         """Add new passages, replace changed ones, skip unchanged ones.
 
         Each new or changed passage first goes through ``passage_guard``; a refusal
         (or a guard error: fail closed) keeps it out of the store. With ``strict`` a
         refusal raises ``GuardrailDenied`` before anything is written; otherwise it
-        is listed in ``report.refused``.
+        is listed in ``report.refused``. With ``seal`` (a tenant's text) what is stored,
+        embedded and hashed is the passage with placeholders for its personal data; reads
+        in this process give the real text back (see ``Sealer``).
         """
+        if seal and self.sealer is None:
+            raise ReadloomError("this store cannot seal passages", code="sealer_missing")
         seen: set[str] = set()
         for passage in passages:
             if passage.passage_id in seen:
@@ -207,24 +252,25 @@ class PassageStore:
         # The slow parts (guard, chunking, embedding, readability) run outside the lock,
         # so searches for other students' turns go on meanwhile; only the writes take it.
         stored = self._stored_hashes([p.passage_id for p in passages])
-        todo: list[tuple[Passage, str, bool]] = []
+        todo: list[_Todo] = []
         for passage in passages:
-            digest = content_hash(passage)
+            keep, opening = self._seal(passage) if seal else (passage, None)
+            digest = content_hash(keep)
             old = stored.get(passage.passage_id)
             if old == digest:
                 report.skipped.append(passage.passage_id)
                 continue
-            reason = self._refusal(passage)
+            reason = self._refusal(passage)  # the real text is what is judged
             if reason:
                 report.refused[passage.passage_id] = reason
             else:
-                todo.append((passage, digest, old is not None))
+                todo.append(_Todo(keep, digest, old is not None, opening))
         if strict and report.refused:
             pid, reason = next(iter(report.refused.items()))
             raise GuardrailDenied(f"passage {pid!r} was refused at ingest ({reason})")
         self._write(todo, progress=progress)
-        for passage, _, existed in todo:
-            (report.updated if existed else report.added).append(passage.passage_id)
+        for item in todo:
+            (report.updated if item.existed else report.added).append(item.passage.passage_id)
         report.passage_ids = [p.passage_id for p in passages if p.passage_id not in report.refused]
         log.info(
             "ingest added=%d updated=%d skipped=%d refused=%d seconds=%.2f",
@@ -235,6 +281,10 @@ class PassageStore:
             time.perf_counter() - start,
         )
         return report
+
+    def _seal(self, passage: Passage) -> tuple[Passage, str]:
+        assert self.sealer is not None
+        return self.sealer.seal(passage)
 
     def _refusal(self, passage: Passage) -> str | None:
         if self.passage_guard is None:
@@ -255,7 +305,7 @@ class PassageStore:
                 hashes[pid] = str((meta or {}).get("content_hash", ""))
         return hashes
 
-    def _write(self, todo: list[tuple[Passage, str, bool]], *, progress: bool) -> None:
+    def _write(self, todo: list[_Todo], *, progress: bool) -> None:
         if not todo:
             return
         from tqdm import tqdm
@@ -264,15 +314,15 @@ class PassageStore:
         try:
             for g in range(0, len(todo), _WRITE_GROUP):
                 group = todo[g : g + _WRITE_GROUP]
-                prepared = self._prepare([passage for passage, _, _ in group])
+                prepared = self._prepare([item.passage for item in group])
                 with self._lock:
                     try:
-                        for (passage, digest, _), ready in zip(group, prepared, strict=True):
-                            self._replace(passage, digest, ready)
+                        for item, ready in zip(group, prepared, strict=True):
+                            self._replace(item, ready)
                             bar.update(1)
                         if self.catalogue is not None:
                             self.catalogue.upsert(
-                                _entry_of(passage, digest) for passage, digest, _ in group
+                                _entry_of(item.passage, item.digest) for item in group
                             )
                     finally:
                         self._invalidate()
@@ -300,8 +350,10 @@ class PassageStore:
             )
         return out
 
-    def _replace(self, passage: Passage, digest: str, ready: _Prepared) -> None:
+    def _replace(self, item: _Todo, ready: _Prepared) -> None:
         """Swap a passage's chunks and sentence vectors, then (last) its record."""
+        passage, digest = item.passage, item.digest
+        sealed = {} if item.opening is None else {"sealed": True}
         plan, vecs = ready.plan, ready.vecs
         pid = passage.passage_id
         owner = np.array([index for index, _, _ in plan.sentences])
@@ -317,7 +369,7 @@ class PassageStore:
                 embeddings=means.tolist(),
                 documents=[c.text for c in plan.chunks],
                 metadatas=[
-                    {**chunk_metadata(passage, c, digest), "grade_level": grade}
+                    {**chunk_metadata(passage, c, digest), "grade_level": grade, **sealed}
                     for c, grade in zip(plan.chunks, ready.chunk_grades, strict=True)
                 ],
             )  # fmt: skip
@@ -335,6 +387,9 @@ class PassageStore:
             )  # fmt: skip
         meta = record_metadata(passage, digest, len(plan.chunks))
         meta["grade_level"] = ready.grade
+        # the encrypted way back (guardrails.sealing); "" when stored as given, so a
+        # record that was sealed before keeps no stale key (an upsert merges metadata)
+        meta["sealed"] = item.opening or ""
         self._records.upsert(
             ids=[pid],
             embeddings=[[0.0]],  # records are fetched by id, never searched
@@ -351,20 +406,59 @@ class PassageStore:
 
     # --- reading --------------------------------------------------------------------
 
-    def get(self, passage_id: str) -> Passage:
-        return self.record(passage_id).passage
+    def get(self, passage_id: str, *, opened: bool = True) -> Passage:
+        return self.record(passage_id, opened=opened).passage
 
-    def record(self, passage_id: str) -> PassageRecord:
+    def record(self, passage_id: str, *, opened: bool = True) -> PassageRecord:
         """A passage's record, held for ``RECORD_TTL_S``: a tutoring turn reads its passage
-        several times, and another worker's re-ingest still shows within that time."""
-        held, generation = self._lookup(self._held, passage_id)
+        several times, and another worker's re-ingest still shows within that time.
+        A sealed passage is opened (real text, in memory) unless ``opened`` is False: then
+        it is as stored, with placeholders."""
+        key = passage_id if opened else f"\0{passage_id}"
+        held, generation = self._lookup(self._held, key)
         if held is not None:
             return held
         got = self._records.get(ids=[passage_id], include=["documents", "metadatas"])
         if not got["ids"]:
             raise NotFound(f"no passage with id {passage_id!r}")
-        rec = record_from(got["ids"][0], got["documents"][0], got["metadatas"][0])
-        return self._hold(self._held, passage_id, rec, generation)
+        rec = self._opened(record_from(got["ids"][0], got["documents"][0], got["metadatas"][0]),
+                           got["metadatas"][0], opened)  # fmt: skip
+        return self._hold(self._held, key, rec, generation)
+
+    def is_sealed(self, passage_id: str) -> bool:
+        got = self._records.get(ids=[passage_id], include=["metadatas"])
+        return bool(got["ids"]) and bool((got["metadatas"][0] or {}).get("sealed"))
+
+    def _opened(self, rec: PassageRecord, meta: dict[str, Any], opened: bool) -> PassageRecord:
+        token = (meta or {}).get("sealed")
+        if not opened or not token:
+            return rec
+        opening = self._opening_of(rec.passage.passage_id, str(token))
+        return rec.model_copy(update={"passage": opening.passage(rec.passage)})
+
+    def _opening_of(self, passage_id: str, token: str | None = None) -> Opening:
+        """A sealed passage's way back, decrypted once (until the next write)."""
+        held, generation = self._lookup(self._openings, passage_id)
+        if held is not None:
+            return held
+        if self.sealer is None:
+            raise ReadloomError(
+                f"passage {passage_id!r} is sealed and this store cannot open it",
+                code="passage_sealed",
+            )
+        if token is None:
+            got = self._records.get(ids=[passage_id], include=["metadatas"])
+            token = str((got["metadatas"] or [{}])[0].get("sealed") or "") if got["ids"] else ""
+            if not token:
+                raise NotFound(f"no passage with id {passage_id!r}")
+        return self._hold(self._openings, passage_id, self.sealer.opening(token), generation)
+
+    def _open_span(self, span: Span) -> Span:
+        """A chunk of a sealed passage as the reader sees it: real words, real offsets."""
+        opening = self._opening_of(span.passage_id)
+        text, start, end = opening.span(span.text, span.start, span.end)
+        title = self.record(span.passage_id).passage.title
+        return span.model_copy(update={"text": text, "start": start, "end": end, "title": title})
 
     def _lookup(self, cache: Cache, key: str) -> tuple[Any, int]:
         """A held read (or None) and the generation to pass to ``_hold``."""
@@ -385,6 +479,7 @@ class PassageStore:
         with self._held_lock:
             self._held.clear()
             self._vectors.clear()
+            self._openings.clear()
             self._generation += 1
 
     def _passage_vectors(self, passage_id: str) -> PassageVectors:
@@ -444,6 +539,7 @@ class PassageStore:
         grade_min: int | None = None,
         grade_max: int | None = None,
         genre: Genre | None = None,
+        opened: bool = True,
     ) -> list[PassageRecord]:
         if grade is not None:
             grade_min = grade_max = grade
@@ -454,7 +550,12 @@ class PassageStore:
             got = self._records.get(
                 where=where, include=["documents", "metadatas"], limit=_PAGE, offset=offset
             )
-            records += map(record_from, got["ids"], got["documents"], got["metadatas"])
+            records += [
+                self._opened(record_from(pid, doc, meta), meta, opened)
+                for pid, doc, meta in zip(
+                    got["ids"], got["documents"], got["metadatas"], strict=True
+                )
+            ]
             if len(got["ids"]) < _PAGE:
                 break
             offset += _PAGE
@@ -467,12 +568,13 @@ class PassageStore:
         grade_min: int | None = None,
         grade_max: int | None = None,
         genre: Genre | None = None,
+        opened: bool = True,
     ) -> list[Passage]:
         """Stored passages, by grade then title (``grade`` = exactly that grade)."""
         return [
             r.passage
             for r in self.list_records(
-                grade=grade, grade_min=grade_min, grade_max=grade_max, genre=genre
+                grade=grade, grade_min=grade_min, grade_max=grade_max, genre=genre, opened=opened
             )
         ]
 
@@ -561,7 +663,8 @@ class PassageStore:
             span = cache.span(cid, score)
             if taken.get(span.passage_id, 0) < limit:
                 taken[span.passage_id] = taken.get(span.passage_id, 0) + 1
-                spans.append(span)
+                sealed = cache.metas[cache.position[cid]].get("sealed")
+                spans.append(self._open_span(span) if sealed else span)
         log.debug(
             "search mode=%s k=%d hits=%d ms=%.1f",
             mode,

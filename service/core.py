@@ -57,11 +57,15 @@ class QuestionsResult(BaseModel):
     passage_id: str
     questions: list[Question]
     provenance: dict[str, Any] = Field(default_factory=dict)
+    # set on a result kept redacted (``reidentify=False``): the pseudonyms' session
+    session_id: str | None = Field(default=None, exclude=True)
 
 
 def build_services(settings: Settings) -> Services:
     """Load every model and store once (Presidio, spaCy, embeddings, Chroma)."""
     from readloom.guardrails import GuardrailSuite
+    from readloom.guardrails.keys import load_key
+    from readloom.guardrails.sealing import PassageSealer
     from readloom.llm.gate import LLMGate
     from readloom.retrieval.store import PassageStore
     from readloom.storage.catalogue import CatalogueWriter
@@ -75,9 +79,13 @@ def build_services(settings: Settings) -> Services:
     guards = GuardrailSuite(settings)
     guards.trust_shipped(lambda pid, text: library.is_shipped(settings.corpus_path, pid, text))
     store = PassageStore(
-        settings, passage_guard=guards.check_passage, catalogue=CatalogueWriter(settings)
+        settings,
+        passage_guard=guards.check_passage,
+        sealer=PassageSealer(guards.redactor, load_key(settings)),
+        catalogue=CatalogueWriter(settings),
     )
     store.ensure_corpus()
+    library.seal_stored(settings, store)  # tenant text stored by an earlier release
     return Services(
         settings=settings,
         gate=LLMGate.from_settings(settings, redactor=guards.redactor),
@@ -269,9 +277,12 @@ class Readloom:
         role: str = "teacher",
         session_id: str | None = None,
         keep: bool = False,
+        reidentify: bool = True,
     ) -> QuestionsResult:
         """Questions for a stored passage, or for ``text`` (kept in the library only with
-        ``keep``; the API stores a teacher's text itself, owned by the teacher)."""
+        ``keep``; the API stores a teacher's text itself, owned by the teacher). With
+        ``reidentify=False`` the questions stay as the model wrote them (pseudonyms), to be
+        stored and shown later with ``present_questions``."""
         if not 1 <= count <= 50:
             raise InputError("count must be between 1 and 50")
         adhoc: str | None = None
@@ -280,14 +291,16 @@ class Readloom:
             passage_id = passage.passage_id
             if not keep and not self._stored(passage_id):
                 adhoc = passage_id
-            # embedding a long text: off the event loop
-            await anyio.to_thread.run_sync(self.services.store.ingest_passages, [passage])
+            # embedding a long text: off the event loop; stored with placeholders
+            await anyio.to_thread.run_sync(
+                lambda: self.services.store.ingest_passages([passage], seal=True)
+            )
         if not passage_id:
             raise InputError("give a passage_id or the passage text")
         try:
             return await self._generate_questions(
                 passage_id, count=count, grade=grade, types=types, choices=choices,
-                tenant=tenant, role=role, session_id=session_id,
+                tenant=tenant, role=role, session_id=session_id, reidentify=reidentify,
             )  # fmt: skip
         finally:
             if adhoc is not None:
@@ -304,6 +317,7 @@ class Readloom:
         tenant: str,
         role: str,
         session_id: str | None,
+        reidentify: bool = True,
     ) -> QuestionsResult:
         passage = self.services.store.get(passage_id)
         session_id = session_id or f"questions-{uuid.uuid4().hex}"
@@ -331,16 +345,29 @@ class Readloom:
             raise InputError(
                 f"request refused by guardrails ({state.get('block_reason')})", status=403
             )
+        redacted = QuestionsResult(
+            passage_id=passage_id,
+            questions=[q for q in state.get("questions", []) if q],
+            provenance={**(state.get("provenance") or {}), "models": active_models(self.settings)},
+            session_id=session_id,
+        )
+        return self.present_questions(redacted, role=role) if reidentify else redacted
+
+    def present_questions(self, result: QuestionsResult, *, role: str) -> QuestionsResult:
+        """Questions kept redacted, as ``role`` may read them: real names (from the session's
+        vault) for the roles ``guardrails.policy`` names, checked once more against the real
+        passage text; pseudonyms for the others."""
+        if result.session_id is None:
+            return result
+        passage = self.services.store.get(result.passage_id)
         questions = [
-            _verbatim_evidence(self._reidentify_question(q, session_id, role), passage.text)
-            for q in state.get("questions", [])
+            _verbatim_evidence(self._reidentify_question(q, result.session_id, role), passage.text)
+            for q in result.questions
         ]
         if can_reidentify(role):  # the viewer reads real names: check against the real text
             questions = [q for q in questions if not _unsupported(q, passage.text)]
-        return QuestionsResult(
-            passage_id=passage_id,
-            questions=[q for q in questions if q],
-            provenance={**(state.get("provenance") or {}), "models": active_models(self.settings)},
+        return result.model_copy(
+            update={"questions": [q for q in questions if q], "session_id": None}
         )
 
     def text_passage(

@@ -77,10 +77,11 @@ class QuestionJobRunner:
                 request, tenant, requested_by = dict(job.request), job.tenant_id, job.requested_by
             status, result, error = "succeeded", None, None
             try:
+                # kept redacted: real names come back only when an allowed caller reads it
                 res = await self.service.generate_questions(
-                    **request, tenant=tenant, role="teacher"
+                    **request, tenant=tenant, role="teacher", reidentify=False
                 )
-                result = res.model_dump(mode="json")
+                result = {"session_id": res.session_id, "redacted": res.model_dump(mode="json")}
             except ReadloomError as exc:
                 status, error = "failed", exc.code
             except Exception as exc:  # noqa: BLE001 - a job fails, the server does not

@@ -82,3 +82,37 @@ def may_read(
     if owner.created_by is not None and viewer.subject == owner.created_by:
         return True
     return viewer.role == "student" and in_creators_class
+
+
+def seal_stored(settings: object, store: object) -> list[str]:
+    """Seal every tenant passage an earlier release stored as sent (the upgrade path; cheap
+    when there is none: one query and one metadata read per tenant passage). Published
+    passages stay as the admin reviewed them. Returns the ids sealed now."""
+    from sqlalchemy import select
+
+    from readloom.errors import NotFound
+    from readloom.storage.models import TenantPassage
+    from readloom.storage.stores import store_db
+
+    with store_db(settings).read() as conn:  # type: ignore[arg-type]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                select(TenantPassage.passage_id).where(TenantPassage.visibility != "shared")
+            )
+        ]
+    done = []
+    for pid in ids:
+        if store.is_sealed(pid):  # type: ignore[attr-defined]
+            continue
+        try:
+            passage = store.get(pid)  # type: ignore[attr-defined]
+        except NotFound:  # claimed, never written (a crash): nothing stored to seal
+            continue
+        store.ingest_passages([passage], seal=True, strict=False)  # type: ignore[attr-defined]
+        done.append(pid)
+    if done:
+        import logging
+
+        logging.getLogger(__name__).info("sealed_stored_passages count=%d", len(done))
+    return done

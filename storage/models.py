@@ -261,6 +261,9 @@ class TenantPassage(Base):
     created_by: Mapped[str | None] = mapped_column(String(128), default=None)
     # The row is claimed before the passage is written; until "ready" nobody sees it.
     ready: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # For a published passage: the SHA-256 of the text the admin reviewed. Every worker
+    # reads it (guardrails.suite), so a publish exempts its names everywhere at once.
+    reviewed_digest: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class ServerInstance(Base):

@@ -30,6 +30,7 @@ from readloom.api.schemas import (
     PassageSummary,
 )
 from readloom.errors import InputError, NotFound
+from readloom.guardrails.policy import can_reidentify
 from readloom.mlops.data_quality import RowChecker
 from readloom.retrieval.models import Genre, Passage
 from readloom.service import library
@@ -142,10 +143,11 @@ async def ingest_passages(
     async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
         # Claim the ids first, in their own commit: a crash after this leaves rows that are
         # invisible (not ready) and still ours, so the retry goes through.
-        await claim_passages(
+        shared = await claim_passages(
             rt, store, principal, ids, visibility=visibility, corpus=rt.settings.corpus_path
         )
-        await anyio.to_thread.run_sync(store.ingest_passages, passages)
+        # a tenant's text is stored with placeholders; published text was reviewed as is
+        await anyio.to_thread.run_sync(lambda: _ingest(store, passages, shared))
         out = IngestOut(passage_ids=ids, rejected_rows=rejected).model_dump(
             mode="json", exclude_defaults=True
         )  # rejected_rows only when some were
@@ -157,6 +159,12 @@ async def ingest_passages(
                 )
                 .values(ready=True)
             )
+            for p in passages:  # what an admin reviewed (every worker reads this), or none
+                await s.execute(
+                    update(TenantPassage)
+                    .where(TenantPassage.passage_id == p.passage_id)
+                    .values(reviewed_digest=library.text_digest(p.text) if publish else None)
+                )
             await idempotency.complete(s, claim, 201, out)
         if publish:  # reviewed by an admin: its characters' names may be exempt
             for p in passages:
@@ -166,11 +174,21 @@ async def ingest_passages(
     return await idempotency.run_once(rt, principal, request, idempotency_key, work)
 
 
+def _ingest(store: Any, passages: list[Passage], shared: set[str]) -> None:
+    own = [p for p in passages if p.passage_id not in shared]
+    if own:
+        store.ingest_passages(own, seal=True)
+    published = [p for p in passages if p.passage_id in shared]
+    if published:
+        store.ingest_passages(published)
+
+
 async def claim_passages(
     rt: Any, store: Any, principal: Principal, ids: list[str], *, visibility: str, corpus: Any
-) -> None:
+) -> set[str]:
     """Write this tenant's ownership rows (not ready) before anything reaches the store.
-    An id owned by another tenant, shipped, or already in the store with no owner is taken."""
+    An id owned by another tenant, shipped, or already in the store with no owner is taken.
+    Returns the ids that are shared (published) once claimed."""
     async with rt.db.writer() as s:
         await ensure_tenant(s, principal.tenant)
         owners = {
@@ -201,6 +219,10 @@ async def claim_passages(
                 )  # fmt: skip
             elif visibility == "shared":
                 row.visibility = "shared"
+        return {
+            pid for pid in ids
+            if visibility == "shared" or (pid in owners and owners[pid].visibility == "shared")
+        }  # fmt: skip
 
 
 def _exists(store: Any, passage_id: str) -> bool:
@@ -218,7 +240,8 @@ async def list_passages(
     grade: Annotated[int | None, Query(ge=1, le=12)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> PassageList:
-    passages = await anyio.to_thread.run_sync(service.services.store.list)
+    opened = can_reidentify(scope.principal.role)  # real titles only for who reads names
+    passages = await anyio.to_thread.run_sync(lambda: service.services.store.list(opened=opened))
     hidden = await scope.hidden_passages([p.passage_id for p in passages])
     items = [
         PassageSummary(
@@ -234,5 +257,10 @@ async def list_passages(
 async def get_passage(passage_id: str, scope: ScopeDep, service: ServiceDep) -> PassageOut:
     if not await scope.passage_visible(passage_id):
         raise NotFound(f"no passage {passage_id!r}")
-    p = await anyio.to_thread.run_sync(service.services.store.get, passage_id)
+    # a tenant's text is stored with placeholders: real names only for a reader who may
+    # see them (guardrails.policy); partners and admins read the placeholders
+    opened = can_reidentify(scope.principal.role)
+    p = await anyio.to_thread.run_sync(
+        lambda: service.services.store.get(passage_id, opened=opened)
+    )
     return PassageOut(**json.loads(p.model_dump_json()))

@@ -23,12 +23,24 @@ router = APIRouter(prefix="/v1", tags=["questions"])
 Teacher = Annotated[Principal, allow("teacher", "partner", "admin")]
 
 
-def _job_out(job: QuestionJob) -> QuestionJobOut:
+def _job_out(job: QuestionJob, result: dict[str, Any] | None = None) -> QuestionJobOut:
     return QuestionJobOut(
         id=job.id, status=job.status, count=int((job.request or {}).get("count") or 0),  # type: ignore[arg-type]
         created_at=job.created_at, updated_at=job.updated_at,
-        result=QuestionsOut.model_validate(job.result) if job.result else None, error=job.error,
+        result=QuestionsOut.model_validate(result) if result else None, error=job.error,
     )  # fmt: skip
+
+
+def _presented(service: Any, stored: dict[str, Any] | None, role: str) -> dict[str, Any] | None:
+    """A job's result is stored redacted (``{"session_id", "redacted"}``); the caller reads
+    it as its role may. A result stored by an earlier release is shown as it was."""
+    if not stored or "redacted" not in stored:
+        return stored
+    from readloom.service.core import QuestionsResult
+
+    kept = QuestionsResult.model_validate(stored["redacted"])
+    kept.session_id = stored.get("session_id")
+    return service.present_questions(kept, role=role).model_dump(mode="json")
 
 
 @router.post(
@@ -67,7 +79,7 @@ async def generate_questions(
                 rt, store, principal, [passage.passage_id], visibility="private",
                 corpus=rt.settings.corpus_path,
             )  # fmt: skip
-            await anyio.to_thread.run_sync(store.ingest_passages, [passage])
+            await anyio.to_thread.run_sync(lambda: store.ingest_passages([passage], seal=True))
             async with rt.db.writer() as s:
                 await s.execute(
                     update(TenantPassage)
@@ -109,11 +121,14 @@ async def generate_questions(
 
 
 @router.get("/question-jobs/{job_id}", response_model=QuestionJobOut)
-async def get_question_job(job_id: str, principal: Teacher, rt: RuntimeDep) -> QuestionJobOut:
+async def get_question_job(
+    job_id: str, principal: Teacher, rt: RuntimeDep, service: ServiceDep
+) -> QuestionJobOut:
     async with rt.db.reader() as s:
         job = await s.get(QuestionJob, job_id)
     if job is None or job.tenant_id != principal.tenant:
         raise NotFound(f"no question job {job_id!r}")
     if principal.role == "teacher" and job.requested_by != principal.subject:
         raise NotFound(f"no question job {job_id!r}")
-    return _job_out(job)
+    result = await anyio.to_thread.run_sync(lambda: _presented(service, job.result, principal.role))
+    return _job_out(job, result)
