@@ -51,7 +51,7 @@ def test_outcomes_and_report_with_effect_ci_and_p(world: World) -> None:
     report = world.admin.get(f"/v1/experiments/{exp['id']}/report").json()
     primary = report["metrics"]["next_attempt_correct"]
     (c,) = primary["comparisons"]
-    assert c["method"] == "two_proportion_z" and c["ci_low"] < c["effect"] < c["ci_high"]
+    assert c["method"] == "barnard_exact" and c["ci_low"] < c["effect"] < c["ci_high"]
     if primary["horizon_reached"]:
         assert c["p_value"] < 0.001 and "long differs from control" in report["verdict"]
     else:

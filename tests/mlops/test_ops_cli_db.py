@@ -69,7 +69,7 @@ def test_experiment_create_and_report_from_the_cli() -> None:
     primary = report["metrics"]["next_attempt_correct"]
     assert sum(primary["students"].values()) == 30
     assert not primary["horizon_reached"] and "no verdict" in report["verdict"]
-    assert primary["comparisons"][0]["method"] == "two_proportion_z"
+    assert primary["comparisons"][0]["method"] == "barnard_exact"
 
 
 def test_monitor_events_come_from_stored_messages_and_graded_responses() -> None:
