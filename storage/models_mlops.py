@@ -59,6 +59,9 @@ class ExperimentOutcome(Base):
     arm: Mapped[str] = mapped_column(String(64))
     metric: Mapped[str] = mapped_column(String(64))
     value: Mapped[float] = mapped_column(Float)
+    # the tutoring session of a turn's outcome (per-session metrics sum over it); None for
+    # outcomes a partner posts, each of which is one value already
+    session_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     __table_args__ = (Index("ix_experiment_outcomes_exp_metric", "experiment_id", "metric"),)
 
