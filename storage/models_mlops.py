@@ -66,6 +66,21 @@ class ExperimentOutcome(Base):
     __table_args__ = (Index("ix_experiment_outcomes_exp_metric", "experiment_id", "metric"),)
 
 
+class RecommendationEvent(Base):
+    """One next-step recommendation served (to a student or in a class view), for the
+    monitor's recommendation mix. It names the passage and skill, never the student: the
+    mix is the measure, and a row that identifies no child needs no erasure."""
+
+    __tablename__ = "recommendation_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    passage_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    skill_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # continue | new | review
+    policy: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class ScheduledRun(Base):
     """A claim on one period of a scheduled job: several servers, one nightly refit."""
 
