@@ -69,6 +69,28 @@ def test_recommendation_names_a_skill(world: World) -> None:
         s.id for s in SkillGraph.load(world.server.settings.skills_path).skills
     }
     assert rec["reason"]
+    # served recommendations are logged for the monitor's mix: passage and skill, no child
+    logged = _recommendation_log(world)
+    assert logged == [(rec["passage_id"], rec["skill_id"])]
+
+
+def _recommendation_log(w: World) -> list[tuple[str | None, str]]:
+    from readloom.storage.models_mlops import RecommendationEvent
+
+    async def run() -> list[tuple[str | None, str]]:
+        db = Database(w.server.settings)
+        try:
+            async with db.reader() as s:
+                rows = await s.execute(
+                    select(RecommendationEvent.passage_id, RecommendationEvent.skill_id).where(
+                        RecommendationEvent.tenant_id == w.tenant
+                    )
+                )
+                return [tuple(r) for r in rows]
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
 
 
 def _counts(w: World, student: str) -> dict[str, int]:
