@@ -140,6 +140,11 @@ def _checkpoint_turns(w: World, session_id: str) -> int:
 
 def test_export_then_delete_everything_about_a_student(world: World) -> None:
     skill = _skill(world)
+    exp = world.admin.post(
+        "/v1/experiments",
+        json={"name": "ladder", "factor": "policy",
+              "arms": [{"name": "a"}, {"name": "b", "config": {"hint_ladder": 2}}]},
+    ).json()  # fmt: skip
     sid = world.partner.post(
         "/v1/sessions", json={"student_id": "s1", "grade": 4, "passage_id": world.passage_id}
     ).json()["id"]
@@ -168,6 +173,9 @@ def test_export_then_delete_everything_about_a_student(world: World) -> None:
     r = world.partner.delete("/v1/students/s1")
     assert r.status_code == 200, r.text
     assert r.json()["deleted"]["tutoring_sessions"] == 1
+    assert r.json()["deleted"]["experiment_outcomes"] >= 3  # the turn's cost, length, hints
+    report = world.admin.get(f"/v1/experiments/{exp['id']}/report").json()
+    assert report["verdict"] == "no outcomes yet" and report["metrics"] == {}
     assert _counts(world, "s1") == {k: 0 for k in before}
     assert _checkpoint_turns(world, sid) == 0
     assert _p(world, world.admin, "s1", skill) == 0.0
