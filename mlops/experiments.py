@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from readloom.errors import InputError, NotFound
+from readloom.errors import InputError, NotFound, ReadloomError
 from readloom.mlops.stats import compare, planned_n
 from readloom.state import TutorPolicy
 from readloom.storage.models_mlops import Experiment, ExperimentOutcome
@@ -76,7 +76,7 @@ class Arm(BaseModel):
             name, _, version = policy.prompt.partition("@v")
             try:
                 load_prompt(name, int(version))
-            except Exception as exc:
+            except ReadloomError as exc:
                 raise ValueError(f"prompt {policy.prompt} does not exist") from exc
         return policy.model_dump(exclude_none=True)
 
