@@ -47,11 +47,12 @@ from readloom.state import (
     TurnContext,
     TurnInput,
     TurnState,
+    TutorPolicy,
     Verdict,
 )
 
 # Types the checkpointer may deserialize: nothing else is revived from the database.
-CHECKPOINT_TYPES = (Plan, Draft, Verdict, Turn, Question, Grade, Intervention)
+CHECKPOINT_TYPES = (Plan, Draft, Verdict, Turn, Question, Grade, Intervention, TutorPolicy)
 
 
 def after_guard_in(state: TurnState) -> Literal["respond_safely", "planner"]:
@@ -67,9 +68,11 @@ def after_planner(state: TurnState) -> Literal["grader", "executor"]:
 
 def make_after_grader(max_tries: int):  # noqa: ANN201 - returns the router below
     def after_grader(state: TurnState) -> Literal["worked_explanation", "executor"]:
-        """Never stuck: after ``max_tries`` unsuccessful tries, model the reasoning."""
+        """Never stuck: after ``max_tries`` unsuccessful tries (or the learner's experiment
+        arm's ``tries_before_worked``), model the reasoning."""
         plan = state.get("plan")
-        if plan is not None and plan.move != "affirm" and state.get("tries", 0) >= max_tries:
+        limit = (plan.policy.tries_before_worked if plan else None) or max_tries
+        if plan is not None and plan.move != "affirm" and state.get("tries", 0) >= limit:
             return "worked_explanation"
         return "executor"
 

@@ -8,10 +8,10 @@ pseudonym vault lives outside the graph entirely.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Literal, TypedDict
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from readloom.guardrails.base import Role
 
@@ -59,14 +59,55 @@ class QuestionSet(BaseModel):
     questions: list[Question]
 
 
+class TutorPolicy(BaseModel):
+    """How the tutor teaches this learner: the knobs an experiment's arm may turn (its
+    ``config``). Unset knobs keep the tutor's defaults; an unknown knob is an error, so a
+    typo'd arm cannot silently run as the control."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str | None = Field(
+        None, pattern=r"^(tutor_reply|explain)@v[1-9][0-9]*$",
+        description="A prompt version for the tutor's replies, e.g. tutor_reply@v1",
+    )  # fmt: skip
+    provider: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="Tutor replies from this provider first (the offline tier stays the net)",
+    )  # fmt: skip
+    hint_ladder: int | None = Field(
+        None, ge=1, le=4,
+        description="Rungs from a reading strategy to the blanked evidence sentence (default 4)",
+    )  # fmt: skip
+    tries_before_worked: int | None = Field(
+        None, ge=1, le=6, description="Unsuccessful tries before the worked explanation"
+    )
+    question_order: Literal["frontier", "passage"] | None = Field(
+        None, description="frontier: least-mastered skill first (default); passage: text order"
+    )
+
+    def rung(self, hint_level: int, top: int = 3) -> int:
+        """The hint rung shown for the grader's escalation count ``hint_level`` (0..top):
+        a shorter ladder climbs in bigger steps and reaches the top sooner."""
+        if self.hint_ladder == 1:
+            return top
+        if self.hint_ladder is None or hint_level <= 0:
+            return hint_level
+        step = top / (self.hint_ladder - 1)
+        return min(top, round(hint_level * step))
+
+
 class Plan(BaseModel):
-    """The planner's decision: what the student (or teacher) is doing and what to do next."""
+    """The planner's decision: what the student (or teacher) is doing and what to do next.
+    ``policy`` is the learner's experiment arms, merged; ``arms`` names them
+    (experiment id -> arm), so every turn records what it ran under."""
 
     intent: Intent
     move: Move
     tools: list[Literal["retriever", "prerequisites", "mastery", "recommender"]]
     tier: Tier = "default"
     rationale: str = ""
+    policy: TutorPolicy = Field(default_factory=TutorPolicy)
+    arms: dict[str, str] = Field(default_factory=dict)
 
 
 class Draft(BaseModel):
@@ -164,3 +205,5 @@ class TurnContext:
     tenant: str = "default"
     role: Role = "student"
     student_id: str = "anonymous"
+    policy: TutorPolicy = field(default_factory=TutorPolicy)
+    arms: dict[str, str] = field(default_factory=dict)  # experiment id -> arm

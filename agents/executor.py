@@ -21,7 +21,16 @@ from readloom.llm.offline.mix import inference_share
 from readloom.llm.offline.nlp import stable_index
 from readloom.prompts.loader import load_prompt
 from readloom.retrieval.models import Passage
-from readloom.state import Draft, Grade, Move, Question, QuestionSet, TurnContext, TurnState
+from readloom.state import (
+    Draft,
+    Grade,
+    Move,
+    Question,
+    QuestionSet,
+    TurnContext,
+    TurnState,
+    TutorPolicy,
+)
 
 QUESTION_POOL = 8  # questions drafted per passage for a tutoring session
 PRAISE = "Yes, that's right. Well done finding it in the text!"
@@ -90,12 +99,19 @@ async def draft_questions(
 
 
 def _next_question(
-    svc: Services, pool: list[Question], asked: list[str], student: str
+    svc: Services,
+    pool: list[Question],
+    asked: list[str],
+    student: str,
+    policy: TutorPolicy | None = None,
 ) -> Question | None:
-    """Prefer a question whose skill is on the student's frontier, least mastered first."""
+    """Prefer a question whose skill is on the student's frontier, least mastered first;
+    an experiment arm with ``question_order: passage`` asks them in the text's order."""
     fresh = [q for q in pool if q.question not in asked]
     if not fresh:
         return None
+    if policy is not None and policy.question_order == "passage":
+        return fresh[0]
     mastery = svc.mastery.get(student)
     return min(fresh, key=lambda q: (mastery.get(q.skill, 0.0) >= 0.95, mastery.get(q.skill, 0.0)))
 
@@ -115,7 +131,11 @@ async def _tutor_reply(
     variant: int = 0,
 ) -> Draft:
     name = "explain" if move == "alternate_explanation" else "tutor_reply"
-    prompt = load_prompt(name)
+    plan = state.get("plan")
+    policy = plan.policy if plan is not None else TutorPolicy()
+    arm_prompt, _, arm_version = (policy.prompt or "").partition("@v")
+    prompt = load_prompt(name, int(arm_version) if arm_prompt == name else None)
+    hint_level = policy.rung(hint_level)
     variables: dict[str, Any] = {
         "grade": state.get("grade", 5),
         "passage_title": passage.title,
@@ -142,7 +162,7 @@ async def _tutor_reply(
         prompt_id=prompt.ref,
         tenant=ctx.tenant,
         max_tokens=300,
-        only_providers=["offline"] if offline_only else None,
+        only_providers=["offline"] if offline_only else _arm_providers(policy),
     )
     result = await svc.gate.generate(
         req, session_id=state["session_id"], allow_list=svc.allow_list(passage),
@@ -152,6 +172,13 @@ async def _tutor_reply(
         "passage_ids": sorted({s["passage_id"] for s in spans})
     }
     return Draft(text=result.text, provenance=provenance, move=move)
+
+
+def _arm_providers(policy: TutorPolicy) -> list[str] | None:
+    """An arm's provider first, the offline tier after it: an arm never strands a child."""
+    if policy.provider is None:
+        return None
+    return list(dict.fromkeys([policy.provider, "offline"]))
 
 
 async def _retrieve(
@@ -235,7 +262,11 @@ async def _ask_next(
         tenant=ctx.tenant,
         student_id=ctx.student_id,
     )
-    question = _next_question(svc, pool.questions, state.get("asked", []), ctx.student_id)
+    plan = state.get("plan")
+    question = _next_question(
+        svc, pool.questions, state.get("asked", []), ctx.student_id,
+        plan.policy if plan is not None else None,
+    )  # fmt: skip
     spans = await _retrieve(svc, passage, question, None) if question else spans
     draft = await _tutor_reply(
         svc,

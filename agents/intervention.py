@@ -66,7 +66,9 @@ def make_intervention(svc: Services) -> Callable[..., Awaitable[InterventionUpda
         ctx = runtime.context
         question = state.get("current_question")
         mastery = svc.mastery.get(ctx.student_id).get(question.skill) if question else None
-        decision = decide(state, mastery, max_tries=svc.settings.tutor_max_tries)
+        plan = state.get("plan")
+        arm_tries = plan.policy.tries_before_worked if plan else None
+        decision = decide(state, mastery, max_tries=arm_tries or svc.settings.tutor_max_tries)
         if decision.kind == "teacher_alert":
             low_confidence = decision.reason == "repeated_frustration"
             await asyncio.to_thread(  # a store write: never on the event loop

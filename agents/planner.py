@@ -10,9 +10,11 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TypedDict
 
+from langgraph.runtime import Runtime
+
 from readloom.agents.services import Services
 from readloom.llm.offline.grading import is_guess_list, normalise
-from readloom.state import Intent, Move, Plan, TurnState
+from readloom.state import Intent, Move, Plan, TurnContext, TurnState, TutorPolicy
 
 _ANSWER_DEMAND = re.compile(
     r"\b(just|pls|please|plz)?\s*(tell|give|say)\s+(me\s+)?(the\s+)?(answer|anser|awnser)"
@@ -95,7 +97,11 @@ _MOVES: dict[Intent, Move] = {
 }
 
 
-def plan_turn(state: TurnState) -> Plan:
+def plan_turn(
+    state: TurnState, policy: TutorPolicy | None = None, arms: dict[str, str] | None = None
+) -> Plan:
+    """The turn's plan; a tutoring plan carries the learner's experiment ``policy`` (what
+    the executor, the intervention and the routers apply) and the ``arms`` it came from."""
     if state.get("mode") == "questions":
         return Plan(
             intent="generate_questions",
@@ -114,11 +120,15 @@ def plan_turn(state: TurnState) -> Plan:
         tools += ["mastery"]
     if intent == "greeting":
         tools += ["mastery", "prerequisites"]
-    return Plan(intent=intent, move=_MOVES[intent], tools=tools, rationale=f"intent={intent}")
+    return Plan(
+        intent=intent, move=_MOVES[intent], tools=tools, rationale=f"intent={intent}",
+        policy=policy or TutorPolicy(), arms=dict(arms or {}),
+    )  # fmt: skip
 
 
-def make_planner(svc: Services) -> Callable[[TurnState], Awaitable[PlannerUpdate]]:
-    async def planner(state: TurnState) -> PlannerUpdate:
-        return {"plan": plan_turn(state)}
+def make_planner(svc: Services) -> Callable[..., Awaitable[PlannerUpdate]]:
+    async def planner(state: TurnState, runtime: Runtime[TurnContext]) -> PlannerUpdate:
+        ctx = runtime.context
+        return {"plan": plan_turn(state, ctx.policy, ctx.arms)}
 
     return planner

@@ -174,7 +174,7 @@ def register_ops(main: click.Group) -> None:
     @click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
                   help="CSV with columns student_id, arm, outcome (0/1 or a number)")  # fmt: skip
     @click.option("--control", default=None, help="Control arm (default: 'control' or first)")
-    @click.option("--method", type=click.Choice(["auto", "z", "welch", "bootstrap"]),
+    @click.option("--method", type=click.Choice(["auto", "barnard", "z", "welch", "bootstrap"]),
                   default="auto")  # fmt: skip
     @FORMAT
     @_clean_errors

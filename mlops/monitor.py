@@ -1,8 +1,10 @@
 """``readloom monitor``: inputs, outputs and predictions of a current window against a
 reference window (see ``mlops/drift.py`` for the statistics and thresholds).
 
-Events come from the app database (stored redacted messages with their meta, and the
-mastery store's graded responses with the estimate made before each) or from JSON Lines
+Events come from the app database (stored redacted messages with their meta, the
+catalogue's reading level of the passages ingested in the window, the served
+recommendations, and the mastery store's graded responses with the estimate made before
+each) or from JSON Lines
 exports, one event per line: ``{"kind": "message", "text": ..., "reply": ..., "move":
 ..., "provider": ..., "blocked": ..., "block_reason": ...}``, ``{"kind": "passage",
 "grade": 4.2}``, ``{"kind": "prediction", "predicted": 0.7, "correct": 1}``,
@@ -143,12 +145,16 @@ def read_events(path: Path, *, max_bad_share: float) -> list[dict[str, Any]]:
 def events_from_db(
     settings: Any, start: datetime, end: datetime, *, tenant: str | None = None, store: Any = None
 ) -> list[dict[str, Any]]:
-    """Messages stored in [start, end) and the graded responses of the same period."""
+    """Messages stored in [start, end), the passages ingested then (their estimated
+    reading level; the grade they are filed under for rows catalogued before the estimate
+    was kept), the recommendations served then, and the graded responses of the period."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from readloom.storage.db import migrate, sync_engine
-    from readloom.storage.models import Message, TutoringSession
+    from readloom.storage.models import Message, TenantPassage, TutoringSession
+    from readloom.storage.models_catalogue import CatalogueEntry
+    from readloom.storage.models_mlops import RecommendationEvent
 
     migrate(settings)
     engine = sync_engine(settings)
@@ -157,8 +163,18 @@ def events_from_db(
         .join(TutoringSession, TutoringSession.id == Message.session_id)
         .where(Message.created_at >= start, Message.created_at < end)
     )
+    passages = select(CatalogueEntry.reading_level, CatalogueEntry.grade).where(
+        CatalogueEntry.updated_at >= start, CatalogueEntry.updated_at < end
+    )
+    recs = select(RecommendationEvent.passage_id).where(
+        RecommendationEvent.created_at >= start, RecommendationEvent.created_at < end
+    )
     if tenant:
         stmt = stmt.where(TutoringSession.tenant_id == tenant)
+        passages = passages.join(
+            TenantPassage, TenantPassage.passage_id == CatalogueEntry.passage_id
+        ).where(TenantPassage.tenant_id == tenant)
+        recs = recs.where(RecommendationEvent.tenant_id == tenant)
     events: list[dict[str, Any]] = []
     try:
         with Session(engine) as s:
@@ -168,6 +184,10 @@ def events_from_db(
                                "move": meta.get("move"), "provider": meta.get("provider"),
                                "blocked": meta.get("blocked"),
                                "block_reason": meta.get("block_reason")})  # fmt: skip
+            for level, grade in s.execute(passages):
+                events.append({"kind": "passage", "grade": grade if level is None else level})
+            for (passage_id,) in s.execute(recs):
+                events.append({"kind": "recommendation", "passage_id": passage_id or "none"})
     finally:
         engine.dispose()
     if store is not None:

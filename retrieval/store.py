@@ -322,7 +322,8 @@ class PassageStore:
                             bar.update(1)
                         if self.catalogue is not None:
                             self.catalogue.upsert(
-                                _entry_of(item.passage, item.digest) for item in group
+                                _entry_of(item.passage, item.digest, ready.grade)
+                                for item, ready in zip(group, prepared, strict=True)
                             )
                     finally:
                         self._invalidate()
@@ -698,7 +699,9 @@ class PassageStore:
             return self._cache
 
 
-def _entry_of(passage: Passage, digest: str) -> Entry:
+def _entry_of(passage: Passage, digest: str, reading_level: float | None = None) -> Entry:
+    """``reading_level``: the readability model's estimate of the whole text (what the
+    monitor watches for drift), beside ``grade``, the grade the passage is filed under."""
     return Entry(
         passage_id=passage.passage_id,
         title=passage.title,
@@ -708,11 +711,12 @@ def _entry_of(passage: Passage, digest: str) -> Entry:
         content_hash=digest,
         topics=list(passage.topics),
         characters=list(passage.characters),
+        reading_level=None if reading_level is None else round(float(reading_level), 3),
     )
 
 
 def _entry(record: PassageRecord) -> Entry:
-    return _entry_of(record.passage, record.content_hash)
+    return _entry_of(record.passage, record.content_hash, record.grade_level)
 
 
 def _add_batched(collection: Any, size: int, **columns: list[Any]) -> None:

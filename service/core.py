@@ -7,6 +7,7 @@ the viewer, after the run: the checkpointed state only ever holds redacted text.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import hashlib
 import re
@@ -29,7 +30,15 @@ from readloom.observability import turn_span
 from readloom.retrieval.models import Passage
 from readloom.service import library
 from readloom.settings import Settings, configure_offline_environment, get_settings
-from readloom.state import Grade, Intervention, Question, Turn, TurnContext, TurnInput
+from readloom.state import (
+    Grade,
+    Intervention,
+    Question,
+    Turn,
+    TurnContext,
+    TurnInput,
+    TutorPolicy,
+)
 
 STREAM_CHUNK_WORDS = 3
 
@@ -42,6 +51,7 @@ class TurnResult(BaseModel):
     move: str | None = None
     intervention: Intervention | None = None
     grade_result: Grade | None = None
+    mastery_gain: float | None = None  # P(mastered) of the graded skill, after - before
     current_question: Question | None = None
     provider: str = "offline"
     model: str = ""
@@ -182,9 +192,13 @@ class Readloom:
         role: str = "student",
         student_id: str = "anonymous",
         opening: bool = False,
+        policy: TutorPolicy | None = None,
+        arms: dict[str, str] | None = None,
     ) -> TurnResult:
         """One student message; ``opening`` runs the tutor's first turn instead (it greets
-        and asks the first question before the child has typed anything)."""
+        and asks the first question before the child has typed anything). ``policy`` and
+        ``arms``: the learner's experiment arms (``mlops.experiments.assignment``), which
+        the tutor applies and the result records."""
         config = {"configurable": {"thread_id": session_id}}
         # The session's stored passage and grade, read only when the caller lacks them
         # (the API always has them: one checkpoint read fewer per turn).
@@ -200,7 +214,13 @@ class Readloom:
             "grade": grade or known.get("grade") or passage.grade,
             "opening": opening,
         }
-        context = TurnContext(raw_message=message, tenant=tenant, role=role, student_id=student_id)  # type: ignore[arg-type]
+        policy = policy or TutorPolicy()
+        context = TurnContext(
+            raw_message=message, tenant=tenant, role=role, student_id=student_id,  # type: ignore[arg-type]
+            policy=policy, arms=dict(arms or {}),
+        )  # fmt: skip
+        # In an experiment the turn's mastery gain is an outcome: P(mastered) before it.
+        before = await asyncio.to_thread(self.services.mastery.get, student_id) if arms else {}
         with (
             turn_span("tutor_turn", session_id=session_id, tenant=tenant, mode="tutor"),
             turn_budget(self.settings.turn_budget_s),
@@ -209,6 +229,17 @@ class Readloom:
                 run_input, config, context=context, durability=self.settings.checkpoint_durability
             )
         provenance = {**(state.get("provenance") or {}), "models": active_models(self.settings)}
+        graded = state.get("grade_result")
+        gain = None
+        if arms:
+            provenance |= {
+                "experiments": dict(arms),
+                "policy": policy.model_dump(exclude_none=True),
+            }
+            if graded is not None:
+                after = await asyncio.to_thread(self.services.mastery.get, student_id)
+                prior = before.get(graded.skill, after.get(graded.skill, 0.0))
+                gain = after.get(graded.skill, prior) - prior
         last = state.get("history", [])[-2:]
         return TurnResult(
             session_id=session_id,
@@ -217,7 +248,8 @@ class Readloom:
             block_reason=state.get("block_reason"),
             move=(state.get("draft").move if state.get("draft") else "safety"),
             intervention=state.get("intervention"),
-            grade_result=state.get("grade_result"),
+            grade_result=graded,
+            mastery_gain=gain,
             current_question=self._reidentify_question(
                 state.get("current_question"), session_id, role
             ),

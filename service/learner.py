@@ -153,6 +153,7 @@ def _student_rows(tenant: str, student_id: str, session_ids: list[str]) -> list[
         WebhookDelivery,
         XapiStatement,
     )  # fmt: skip
+    from readloom.storage.models_mlops import ExperimentOutcome
 
     return [
         (Message, Message.session_id.in_(session_ids)),
@@ -165,6 +166,8 @@ def _student_rows(tenant: str, student_id: str, session_ids: list[str]) -> list[
          & ClassStudent.class_id.in_(select(Classroom.id).where(Classroom.tenant_id == tenant))),
         (Student, (Student.tenant_id == tenant) & (Student.id == student_id)),
         *erasure_targets(tenant, student_id),  # insights: alert clocks, family links
+        # experiment outcomes name the student (and, per turn, the session)
+        (ExperimentOutcome, ExperimentOutcome.student_id == qualified(tenant, student_id)),
     ]  # fmt: skip
 
 

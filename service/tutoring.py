@@ -104,11 +104,18 @@ async def _redacted_record(
     return text, reply, question
 
 
-def _turn_kwargs(sess: TutoringSession, text: str, opening: bool = False) -> dict[str, Any]:
+async def _turn_kwargs(
+    rt: Runtime, sess: TutoringSession, text: str, opening: bool = False
+) -> dict[str, Any]:
+    """The turn's arguments, with the learner's experiment arms: read before the turn, so
+    the tutor applies them and the turn's outcomes are recorded under the same arms."""
+    async with rt.db.reader() as s:
+        arms = await experiments.assignment(s, sess.tenant_id, sess.student_id)
     return {
         "session_id": sess.id, "message": text, "passage_id": sess.passage_id,
         "grade": sess.grade, "tenant": sess.tenant_id, "role": "student",
         "student_id": qualified(sess.tenant_id, sess.student_id), "opening": opening,
+        "policy": arms.policy, "arms": arms.arms,
     }  # fmt: skip
 
 
@@ -127,7 +134,7 @@ async def run_turn(
     service; ``record``: the durable write)."""
     admit_turn(rt.limiter.limiter, rt.settings, tenant=sess.tenant_id, student=sess.student_id)
     t0 = time.perf_counter()
-    result = await service.tutor_turn(**_turn_kwargs(sess, text, opening))
+    result = await service.tutor_turn(**await _turn_kwargs(rt, sess, text, opening))
     t1 = time.perf_counter()
     out = await record_turn(rt, service, sess, claim, result)
     t2 = time.perf_counter()
@@ -155,7 +162,8 @@ async def record_turn(
             "provider": result.provider, "model": result.model,
             "intervention": result.intervention.model_dump(mode="json") if result.intervention else None,
             "grade_result": result.grade_result.model_dump(mode="json") if result.grade_result else None,
-            "provenance": {k: result.provenance[k] for k in ("prompt", "models") if k in result.provenance},
+            "provenance": {k: result.provenance[k] for k in ("prompt", "models", "experiments", "policy")
+                           if k in result.provenance},
         }  # fmt: skip
         s.add(
             Message(
@@ -190,8 +198,10 @@ async def _learning_events(
 ) -> None:
     graded = result.grade_result
     await experiments.record_turn_outcomes(
-        s, sess.tenant_id, sess.student_id, correct=graded.correct if graded else None,
-        cost_usd=float(result.provenance.get("cost_usd") or 0.0),
+        s, sess.tenant_id, sess.student_id, session_id=sess.id,
+        arms=dict(result.provenance.get("experiments") or {}),
+        correct=graded.correct if graded else None, mastery_gain=result.mastery_gain,
+        move=result.move, cost_usd=float(result.provenance.get("cost_usd") or 0.0),
     )  # fmt: skip
     if graded is not None:
         await xapi.record(
@@ -240,7 +250,7 @@ async def sse_events(
     tokens = 0
     try:
         async with session_lock(sess.id):
-            async for ev in service.stream_turn(**_turn_kwargs(sess, text)):
+            async for ev in service.stream_turn(**await _turn_kwargs(rt, sess, text)):
                 if ev.get("type") == "token":
                     tokens += 1
                     yield {"event": "token", "data": json.dumps({"text": ev.get("text", "")})}

@@ -30,6 +30,7 @@ class Entry:
     content_hash: str = ""
     topics: list[str] = field(default_factory=list)
     characters: list[str] = field(default_factory=list)
+    reading_level: float | None = None  # the readability model's estimate (monitored)
 
 
 def _url(settings: Settings) -> Any:
@@ -110,11 +111,12 @@ class CatalogueWriter:
     def upsert(self, entries: Iterable[Entry]) -> None:
         from sqlalchemy.orm import Session
 
+        from readloom.storage.models import utcnow
         from readloom.storage.models_catalogue import CatalogueEntry
 
-        with Session(self._engine) as s, s.begin():
+        with Session(self._engine) as s, s.begin():  # updated_at: when it was (re)ingested
             for e in entries:
-                s.merge(CatalogueEntry(**asdict(e)))
+                s.merge(CatalogueEntry(**asdict(e), updated_at=utcnow()))
 
     def delete(self, passage_id: str) -> None:
         from sqlalchemy import delete

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from readloom.storage.models import Base, utcnow
@@ -26,4 +26,7 @@ class CatalogueEntry(Base):
     topics: Mapped[list[Any]] = mapped_column(default=list)
     characters: Mapped[list[Any]] = mapped_column(default=list)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # the readability model's estimate of the whole text, written at ingest (monitored for
+    # drift); None for rows catalogued before it was kept
+    reading_level: Mapped[float | None] = mapped_column(Float, default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -59,8 +59,26 @@ class ExperimentOutcome(Base):
     arm: Mapped[str] = mapped_column(String(64))
     metric: Mapped[str] = mapped_column(String(64))
     value: Mapped[float] = mapped_column(Float)
+    # the tutoring session of a turn's outcome (per-session metrics sum over it); None for
+    # outcomes a partner posts, each of which is one value already
+    session_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     __table_args__ = (Index("ix_experiment_outcomes_exp_metric", "experiment_id", "metric"),)
+
+
+class RecommendationEvent(Base):
+    """One next-step recommendation served (to a student or in a class view), for the
+    monitor's recommendation mix. It names the passage and skill, never the student: the
+    mix is the measure, and a row that identifies no child needs no erasure."""
+
+    __tablename__ = "recommendation_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    passage_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    skill_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # continue | new | review
+    policy: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ScheduledRun(Base):

@@ -17,6 +17,7 @@ from readloom.api.auth import Principal
 from readloom.api.deps import RuntimeDep, ServiceDep, allow
 from readloom.api.schemas import RecommendationOut
 from readloom.errors import NotFound, ReadloomError
+from readloom.mlops.recommendation_log import log_recommendations
 from readloom.service import learner
 from readloom.storage.models import Classroom, ClassStudent, ClassTeacher, Student, TenantPassage
 
@@ -97,6 +98,8 @@ async def get_class_mastery(
                 recommendation=rec,
             )  # fmt: skip
         )
+    async with rt.db.writer() as s:  # the monitor's recommendation mix (no student)
+        await log_recommendations(s, tenant, [row.recommendation for row in students])
     graph = service.services.skills
     columns = await anyio.to_thread.run_sync(
         lambda: [

@@ -23,6 +23,7 @@ from readloom.api.schemas import (
     StudentOut,
 )
 from readloom.errors import NotFound
+from readloom.mlops.recommendation_log import log_recommendations
 from readloom.service import analytics, learner, outbox, xapi
 from readloom.service.tutoring import reidentify
 from readloom.storage.models import (
@@ -92,7 +93,10 @@ async def get_recommendation(
                 )
             ).scalars()
         )
-    return await learner.recommend(service, scope.tenant, student_id, grade=grade, hidden=hidden)
+    rec = await learner.recommend(service, scope.tenant, student_id, grade=grade, hidden=hidden)
+    async with scope.rt.db.writer() as s:  # the monitor's recommendation mix (no student)
+        await log_recommendations(s, scope.tenant, [rec])
+    return rec
 
 
 @router.post("/{student_id}/graded-responses", status_code=201, response_model=GradedResponseOut)

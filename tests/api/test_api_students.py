@@ -69,6 +69,28 @@ def test_recommendation_names_a_skill(world: World) -> None:
         s.id for s in SkillGraph.load(world.server.settings.skills_path).skills
     }
     assert rec["reason"]
+    # served recommendations are logged for the monitor's mix: passage and skill, no child
+    logged = _recommendation_log(world)
+    assert logged == [(rec["passage_id"], rec["skill_id"])]
+
+
+def _recommendation_log(w: World) -> list[tuple[str | None, str]]:
+    from readloom.storage.models_mlops import RecommendationEvent
+
+    async def run() -> list[tuple[str | None, str]]:
+        db = Database(w.server.settings)
+        try:
+            async with db.reader() as s:
+                rows = await s.execute(
+                    select(RecommendationEvent.passage_id, RecommendationEvent.skill_id).where(
+                        RecommendationEvent.tenant_id == w.tenant
+                    )
+                )
+                return [tuple(r) for r in rows]
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
 
 
 def _counts(w: World, student: str) -> dict[str, int]:
@@ -118,6 +140,11 @@ def _checkpoint_turns(w: World, session_id: str) -> int:
 
 def test_export_then_delete_everything_about_a_student(world: World) -> None:
     skill = _skill(world)
+    exp = world.admin.post(
+        "/v1/experiments",
+        json={"name": "ladder", "factor": "policy",
+              "arms": [{"name": "a"}, {"name": "b", "config": {"hint_ladder": 2}}]},
+    ).json()  # fmt: skip
     sid = world.partner.post(
         "/v1/sessions", json={"student_id": "s1", "grade": 4, "passage_id": world.passage_id}
     ).json()["id"]
@@ -146,6 +173,9 @@ def test_export_then_delete_everything_about_a_student(world: World) -> None:
     r = world.partner.delete("/v1/students/s1")
     assert r.status_code == 200, r.text
     assert r.json()["deleted"]["tutoring_sessions"] == 1
+    assert r.json()["deleted"]["experiment_outcomes"] >= 3  # the turn's cost, length, hints
+    report = world.admin.get(f"/v1/experiments/{exp['id']}/report").json()
+    assert report["verdict"] == "no outcomes yet" and report["metrics"] == {}
     assert _counts(world, "s1") == {k: 0 for k in before}
     assert _checkpoint_turns(world, sid) == 0
     assert _p(world, world.admin, "s1", skill) == 0.0

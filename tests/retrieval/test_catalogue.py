@@ -54,3 +54,20 @@ def test_a_store_filled_before_the_catalogue_is_caught_up(
     store = PassageStore(settings, catalogue=writer)
     store.sync_catalogue()
     assert {e.passage_id for e in library(settings) or []} == {p.passage_id for p in passages}
+
+
+def test_ingest_keeps_the_reading_level_the_monitor_reads(
+    settings: Settings, writer: CatalogueWriter, passages, embedding_model
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from readloom.mlops import monitor
+
+    store = PassageStore(settings, catalogue=writer)
+    store.ingest_passages(passages)
+    now = datetime.now(UTC)
+    events = monitor.events_from_db(settings, now - timedelta(hours=1), now + timedelta(hours=1))
+    levels = sorted(e["grade"] for e in events if e["kind"] == "passage")
+    estimated = sorted(round(store.record(p.passage_id).grade_level, 3) for p in passages)
+    assert levels == pytest.approx(estimated) and len(levels) == len(passages)
+    assert levels != sorted(float(p.grade) for p in passages)  # the estimate, not the label

@@ -1,8 +1,11 @@
 """Operating the models (issue: registry, experiments, drift, fairness):
 
-- experiment statistics on simulated two-arm data (the two-proportion z test of
-  ``readloom experiment analyze``): false-positive rate with no true difference and power
-  for a true 10-point difference, n = 400 per arm, at a 50% baseline (the hardest case);
+- experiment statistics on simulated two-arm data (Barnard's exact test, which
+  ``readloom experiment analyze`` runs on 0/1 outcomes): false-positive rate with no true
+  difference and power for a true 10-point difference, n = 400 per arm, at a 50%
+  baseline; the test's exact size, the largest false-positive rate over every common
+  baseline; and (informational) the lowest exact power over baselines from 0.2 to 0.7, which
+  falls at 0.45 vs 0.55, the pair centred on 0.5;
 - drift: false alarms over windows drawn from the reference distribution, and whether a
   length shift is flagged within one window;
 - fairness (``readloom audit fairness``): PII recall spread across name-origin groups
@@ -26,7 +29,7 @@ RUNS = 20_000
 def run(ctx: EvalContext) -> SuiteOutput:
     from readloom.mlops import monitor
     from readloom.mlops.fairness import run_audit
-    from readloom.mlops.stats import exact_rejection_rate, simulate_rates
+    from readloom.mlops.stats import exact_rejection_rate, exact_size, simulate_rates
 
     out = SuiteOutput()
     fpr = simulate_rates(p_control=0.5, p_treatment=0.5, n=400, runs=RUNS, seed=1)
@@ -37,6 +40,13 @@ def run(ctx: EvalContext) -> SuiteOutput:
             note="exact over all binomial outcomes (no simulation error)")  # fmt: skip
     out.add("experiment_power_10pt_exact",
             exact_rejection_rate(p_control=0.5, p_treatment=0.6, n=400))  # fmt: skip
+    size, at = exact_size(400)
+    low = min((exact_rejection_rate(p_control=b, p_treatment=b + 0.1, n=400), b)
+              for b in (0.2, 0.3, 0.4, 0.45, 0.5, 0.6))  # fmt: skip
+    out.add("experiment_power_10pt_min_exact", low[0],
+            note=f"lowest over baselines, at {low[1]:.2f} vs {low[1] + 0.1:.2f}")  # fmt: skip
+    out.add("experiment_size_exact", size,
+            note=f"largest exact false-positive rate over baselines (at {at:.3f})")  # fmt: skip
 
     rng = np.random.default_rng(3)
 
