@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import hashlib
+import hmac
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -156,6 +157,7 @@ class Readloom:
         self._services = services
         self._checkpointer = checkpointer
         self._stack = AsyncExitStack()
+        self._paste_key: bytes | None = None
         self.graph: Any = None
 
     @property
@@ -405,12 +407,16 @@ class Readloom:
     def text_passage(
         self, text: str, *, title: str | None = None, grade: int | None = None, owner: str = ""
     ) -> Passage:
-        """A teacher's pasted text as a passage record (not stored). Its id is a digest of
-        the owner and the text, so two tenants pasting one text never share an id."""
+        """A teacher's pasted text as a passage record (not stored). Its id is a keyed digest
+        (HMAC with a key derived from the vault key) of the owner and the text: two tenants
+        pasting one text never share an id, and someone who guesses a child's name in a known
+        essay cannot confirm the guess from the id."""
         text = text.strip()
         if len(text.split()) < 20:
             raise InputError("the passage text is too short: give at least 20 words")
-        digest = hashlib.sha256(f"{owner}\0{text}".encode()).hexdigest()[:16]
+        digest = hmac.new(
+            self._paste_id_key(), f"{owner}\0{text}".encode(), hashlib.sha256
+        ).hexdigest()[:16]
         from readloom.retrieval.readability import estimate_grade
 
         return Passage(
@@ -423,6 +429,16 @@ class Readloom:
         )
 
     # --- helpers --------------------------------------------------------------------
+
+    def _paste_id_key(self) -> bytes:
+        if self._paste_key is None:
+            from readloom.guardrails.keys import load_key
+
+            vault = load_key(self.settings)
+            self._paste_key = hmac.new(
+                vault, b"readloom pasted-passage id", hashlib.sha256
+            ).digest()
+        return self._paste_key
 
     def _stored(self, passage_id: str) -> bool:
         try:

@@ -195,3 +195,31 @@ def test_files_are_private_and_the_key_is_configurable(home, tmp_path, monkeypat
 
     with pytest.raises(ReadloomError, match="does not exist"):
         Vault(Settings(home=tmp_path / "h2"))
+
+
+def test_pasted_text_id_is_keyed_so_a_guessed_name_cannot_be_confirmed(tmp_path, monkeypatch):
+    """The id of a pasted text is an HMAC under the vault key: the same paste under one key
+    gets one id (a re-paste finds its passage), under another key another id, and it is not
+    the plain digest a guesser could compute from a template and a guessed name."""
+    import hashlib
+
+    from cryptography.fernet import Fernet
+
+    from readloom.service import Readloom
+    from readloom.settings import Settings
+
+    essay = (
+        "My best friend Wilhelmina lives on Birch Street and we walk to school together "
+        "every morning before the bell rings and the buses arrive at the front gate."
+    )
+    key_a, key_b = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+
+    def paste_id(home: str, key: str) -> str:
+        monkeypatch.setenv("READLOOM_VAULT_KEY", key)
+        app = Readloom(Settings(home=tmp_path / home))
+        return app.text_passage(essay, owner="district-a").passage_id
+
+    first, again, other_key = paste_id("a1", key_a), paste_id("a2", key_a), paste_id("b", key_b)
+    assert first == again != other_key
+    plain = hashlib.sha256(f"district-a\0{essay}".encode()).hexdigest()[:16]
+    assert first.startswith("text-") and plain not in (first[5:], other_key[5:])
