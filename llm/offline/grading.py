@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 import numpy as np
+from cachetools import LRUCache
 
-from readloom.llm.offline.aliases import EMPTY, AliasTable, passage_aliases
+from readloom.llm.offline.aliases import EMPTY, AliasTable, passage_aliases, text_digest
 from readloom.llm.offline.nlp import DEFAULT_MODEL, PERSON_NOUNS, is_content, norm, parse
 
 GradeVerdict = Literal["correct", "partially_correct", "incorrect", "not_an_answer"]
@@ -352,9 +354,22 @@ class OfflineGrader:
         return OfflineGrade("incorrect", "no_match", _conf(1 - max(recall, cos), 0.5), score)
 
 
-@lru_cache(maxsize=128)
+_PASSAGE_LEMMAS: LRUCache[tuple[str, str], frozenset[str]] = LRUCache(maxsize=512)
+_lemmas_lock = threading.Lock()
+
+
 def _text_lemmas(text: str, model: str) -> frozenset[str]:
-    return frozenset(_terms(text, model).lemmas)
+    """A passage's content lemmas, once per passage (keyed by digest, like its aliases)."""
+    if not text:
+        return frozenset()
+    key = (text_digest(text), model)
+    with _lemmas_lock:
+        found = _PASSAGE_LEMMAS.get(key)
+    if found is None:
+        found = frozenset(_terms(text, model).lemmas)
+        with _lemmas_lock:
+            _PASSAGE_LEMMAS[key] = found
+    return found
 
 
 def _about_text(text: str, evidence: str | None, passage: str | None, model: str) -> bool:
