@@ -75,3 +75,25 @@ def test_a_passage_alias_table_is_kept_while_many_other_passages_are_graded():
     for text in texts[1:]:
         passage_aliases(text)
     assert passage_aliases(texts[0]) is first
+
+
+def test_the_key_itself_is_graded_correct_without_an_embedding(passage):
+    """Writing the key (any case or punctuation, or an alias of it) decides the grade: the
+    embedding, most of a grade's cost, is not computed for it."""
+    from readloom.retrieval.embeddings import embed
+
+    embedded: list[str] = []
+
+    def counting_embed(texts: list[str]):
+        embedded.extend(texts)
+        return embed(texts)
+
+    grader = OfflineGrader(embed=counting_embed)
+    question, key = WHY
+    for response in (key, "She knew the fishing boats were still out at sea!", "SHE  KNEW the"
+                     " fishing boats, were still out at sea"):  # fmt: skip
+        got = grader.grade(response, question=question, key=key, passage=passage)
+        assert (got.verdict, got.score) == ("correct", 1.0), response
+    assert embedded == []
+    got = grader.grade("the boats were out at sea", question=question, key=key, passage=passage)
+    assert got.accepted and len(embedded) == 2  # any other wording is embedded (and the key)
