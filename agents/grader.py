@@ -194,14 +194,7 @@ def make_grader(svc: Any) -> Callable[..., Awaitable[dict[str, Any]]]:
     """Grade an answer attempt, refine the plan from the verdict, count the tries."""
     from readloom.state import Grade
 
-    def review(outcome: GradeOutcome) -> None:
-        # A disagreement is a review item, not a teacher alert (low confidence).
-        svc.guards.audit.queue_alert(
-            tenant="default", session_id="grading", student_id="grader",
-            kind="grading_disagreement", severity="low", entities=(), confidence=0.1,
-        )  # fmt: skip
-
-    grader = Grader(gate=svc.gate, settings=svc.settings, on_disagreement=review)
+    grader = Grader(gate=svc.gate, settings=svc.settings)
 
     async def grade_node(state: Any, runtime: Runtime) -> dict[str, Any]:
         ctx = runtime.context
@@ -223,6 +216,9 @@ def make_grader(svc: Any) -> Callable[..., Awaitable[dict[str, Any]]]:
                 item, session_id=state["session_id"], tenant=ctx.tenant,
                 student_id=ctx.student_id, allow_list=svc.allow_list(passage),
             )  # fmt: skip
+            if outcome.disagreement:  # a review item for the child's own district
+                await queue_review(svc, tenant=ctx.tenant, session_id=state["session_id"],
+                                   student_id=ctx.student_id)  # fmt: skip
             update["grade_result"] = Grade(
                 correct=outcome.verdict == "correct", score=outcome.score, skill=question.skill,
                 verdict=outcome.verdict, reason=outcome.reason, confidence=outcome.confidence,
@@ -249,6 +245,17 @@ def make_grader(svc: Any) -> Callable[..., Awaitable[dict[str, Any]]]:
                          "hint_level": hint_level}  # fmt: skip
 
     return grade_node
+
+
+async def queue_review(svc: Any, *, tenant: str, session_id: str, student_id: str) -> None:
+    """The model judge and the offline grader disagreed: a low-confidence item in the
+    tenant's review queue (never a teacher alert; codes only, no text). A store write, so
+    in a thread, never on the event loop."""
+    await asyncio.to_thread(
+        svc.guards.audit.queue_alert, tenant=tenant, session_id=session_id,
+        student_id=student_id, kind="grading_disagreement", severity="low", entities=(),
+        confidence=0.1,
+    )  # fmt: skip
 
 
 async def record_mastery(svc: Any, state: Any, student: str, skill: str, correct: int) -> None:

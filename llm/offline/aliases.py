@@ -17,10 +17,12 @@ Computed once per passage text and cached.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 
+from cachetools import LRUCache
 from spacy.tokens import Doc, Span, Token
 
 from readloom.llm.offline.nlp import DEFAULT_MODEL, FUNCTION_WORDS, PERSON_NOUNS, parse, wordset
@@ -76,10 +78,33 @@ class AliasTable:
 EMPTY = AliasTable(phrases=())
 
 
-@lru_cache(maxsize=128)
+# A table is a few dozen short phrases, so thousands of passages fit in little memory; a
+# server with many classes on many passages must not re-parse a passage every turn (a
+# full parse of a section costs more than the rest of grading). Keyed by a digest of the
+# text, so the cache holds no passage text.
+_TABLES: LRUCache[tuple[str, str], AliasTable] = LRUCache(maxsize=4096)
+_tables_lock = threading.Lock()
+
+
+def text_digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
 def passage_aliases(text: str, model: str = DEFAULT_MODEL) -> AliasTable:
+    """The passage's alias table, built once per passage text and model."""
     if not text or not text.strip():
         return EMPTY
+    key = (text_digest(text), model)
+    with _tables_lock:
+        table = _TABLES.get(key)
+    if table is None:
+        table = _build_table(text, model)
+        with _tables_lock:
+            _TABLES[key] = table
+    return table
+
+
+def _build_table(text: str, model: str) -> AliasTable:
     doc = parse(text, model)
     entities = _entities(doc)
     phrases: dict[str, str] = {}

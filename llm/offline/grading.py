@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
 import numpy as np
+from cachetools import LRUCache
 
-from readloom.llm.offline.aliases import EMPTY, AliasTable, passage_aliases
+from readloom.llm.offline.aliases import EMPTY, AliasTable, passage_aliases, text_digest
 from readloom.llm.offline.nlp import DEFAULT_MODEL, PERSON_NOUNS, is_content, norm, parse
 
 GradeVerdict = Literal["correct", "partially_correct", "incorrect", "not_an_answer"]
@@ -259,6 +261,11 @@ def _recall(expected: dict[str, str], given: dict[str, str]) -> float:
     return matched / total if total else 0.0
 
 
+def _same_words(a: str, b: str) -> bool:
+    """The same words in the same order, whatever the case, spacing or punctuation."""
+    return re.findall(r"[\w'<>]+", a.lower()) == re.findall(r"[\w'<>]+", b.lower())
+
+
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b))
 
@@ -292,7 +299,9 @@ class OfflineGrader:
         for response, key, passage in items:
             text = _TENTATIVE.sub("", normalise(response)).rstrip("?").strip()
             aliases = passage_aliases(passage, self._model) if passage else EMPTY
-            texts += [aliases.canonical(text), aliases.canonical(key)]
+            pair = [aliases.canonical(text), aliases.canonical(key)]
+            if not _same_words(*pair):  # the key itself is graded without a vector
+                texts += pair
         todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         for i in range(0, len(todo), 64):
             batch = todo[i : i + 64]
@@ -327,8 +336,11 @@ class OfflineGrader:
         q_terms = _terms(aliases.canonical(question), self._model)
         expected = _key_terms(exp_terms, q_terms)
         recall = _recall(expected, given.lemmas)
-        rv, kv = self._vector_pair(canon_text, canon_key)
-        cos = _cosine(rv, kv)
+        if _same_words(canon_text, canon_key):
+            cos = 1.0  # the key itself (after aliases): no embedding needed to say so
+        else:
+            rv, kv = self._vector_pair(canon_text, canon_key)
+            cos = _cosine(rv, kv)
         score = round(max(recall, (cos - 0.2) / 0.7), 3)
         score = min(1.0, max(0.0, score))
         if exp_terms.numbers and given.numbers and not exp_terms.numbers & given.numbers:
@@ -352,9 +364,22 @@ class OfflineGrader:
         return OfflineGrade("incorrect", "no_match", _conf(1 - max(recall, cos), 0.5), score)
 
 
-@lru_cache(maxsize=128)
+_PASSAGE_LEMMAS: LRUCache[tuple[str, str], frozenset[str]] = LRUCache(maxsize=512)
+_lemmas_lock = threading.Lock()
+
+
 def _text_lemmas(text: str, model: str) -> frozenset[str]:
-    return frozenset(_terms(text, model).lemmas)
+    """A passage's content lemmas, once per passage (keyed by digest, like its aliases)."""
+    if not text:
+        return frozenset()
+    key = (text_digest(text), model)
+    with _lemmas_lock:
+        found = _PASSAGE_LEMMAS.get(key)
+    if found is None:
+        found = frozenset(_terms(text, model).lemmas)
+        with _lemmas_lock:
+            _PASSAGE_LEMMAS[key] = found
+    return found
 
 
 def _about_text(text: str, evidence: str | None, passage: str | None, model: str) -> bool:

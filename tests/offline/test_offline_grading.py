@@ -62,3 +62,38 @@ def test_child_spellings_are_normalised():
 def test_a_key_with_or_does_not_make_every_or_a_guess_list():
     assert is_guess_list("tobias or wren")
     assert not is_guess_list("to stay or to go", key="whether to stay or go")
+
+
+def test_a_passage_alias_table_is_kept_while_many_other_passages_are_graded():
+    """A server grades many classes on many passages: a passage's table must not be rebuilt
+    (a full parse, the most expensive step) because 128 other passages came in between."""
+    from readloom.llm.offline.aliases import passage_aliases
+
+    texts = [f"Marta{i} the baker lived by the river. She baked bread." for i in range(300)]
+    first = passage_aliases(texts[0])
+    assert first.canonical("the baker") == "marta0"
+    for text in texts[1:]:
+        passage_aliases(text)
+    assert passage_aliases(texts[0]) is first
+
+
+def test_the_key_itself_is_graded_correct_without_an_embedding(passage):
+    """Writing the key (any case or punctuation, or an alias of it) decides the grade: the
+    embedding, most of a grade's cost, is not computed for it."""
+    from readloom.retrieval.embeddings import embed
+
+    embedded: list[str] = []
+
+    def counting_embed(texts: list[str]):
+        embedded.extend(texts)
+        return embed(texts)
+
+    grader = OfflineGrader(embed=counting_embed)
+    question, key = WHY
+    for response in (key, "She knew the fishing boats were still out at sea!", "SHE  KNEW the"
+                     " fishing boats, were still out at sea"):  # fmt: skip
+        got = grader.grade(response, question=question, key=key, passage=passage)
+        assert (got.verdict, got.score) == ("correct", 1.0), response
+    assert embedded == []
+    got = grader.grade("the boats were out at sea", question=question, key=key, passage=passage)
+    assert got.accepted and len(embedded) == 2  # any other wording is embedded (and the key)
