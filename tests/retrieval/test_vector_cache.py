@@ -53,7 +53,9 @@ def test_the_file_holds_no_text_and_keeps_only_the_newest_rows(tmp_path) -> None
     assert b"secret" not in path.read_bytes()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0] == 3
-    kept = VectorCache(path, model="m", dimensions=4).get([f"secret sentence {i}" for i in range(5)])
+    kept = VectorCache(path, model="m", dimensions=4).get(
+        [f"secret sentence {i}" for i in range(5)]
+    )
     assert sorted(kept) == [2, 3, 4]
 
 
