@@ -5,7 +5,9 @@
 Medians of ``--runs`` runs per command, as a user runs them (the installed entry point,
 the default settings: offline tier without keys). "cold" is a fresh ``READLOOM_HOME``
 (first start: the shipped corpus is ingested), "warm" one that has been used. The OS
-file cache is warm in both (dropping it needs root). Prints JSON.
+file cache is warm in both (dropping it needs root). Each command also reports the median
+CPU time (user + sys) of its process, steadier than wall time on a busy machine, and the
+load average before and after. Prints JSON.
 
 Goals (issue 17): ``--help``, ``passages`` and any argument error <= 1 s;
 ``questions --count 5`` <= 8 s cold, <= 4 s warm.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -27,26 +30,33 @@ from pathlib import Path
 READLOOM = Path(sys.executable).with_name("readloom")
 
 
-def once(args: list[str], home: Path) -> tuple[float, int]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def once(args: list[str], home: Path) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + sys) and exit code of one run."""
     env = {**os.environ, "READLOOM_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    start = time.perf_counter()
+    cpu, start = _children_cpu(), time.perf_counter()
     done = subprocess.run(
         [str(READLOOM), *args], env=env, capture_output=True, timeout=600, check=False
     )
-    return time.perf_counter() - start, done.returncode
+    return time.perf_counter() - start, _children_cpu() - cpu, done.returncode
 
 
 def median_of(runs: int, args: list[str], home: Path | None = None, *, fresh: bool = False):
-    times, codes = [], set()
+    times, cpus, codes = [], [], set()
     for _ in range(runs):
         where = Path(tempfile.mkdtemp(prefix="readloom-startup-")) if fresh or not home else home
-        took, code = once(args, where)
+        took, cpu, code = once(args, where)
         times.append(took)
+        cpus.append(cpu)
         codes.add(code)
         if fresh:
             shutil.rmtree(where, ignore_errors=True)
     return {"median_s": round(statistics.median(times), 2), "runs_s": [round(t, 2) for t in times],
-            "exit_codes": sorted(codes)}  # fmt: skip
+            "median_cpu_s": round(statistics.median(cpus), 2), "exit_codes": sorted(codes)}  # fmt: skip
 
 
 def main() -> None:
@@ -57,7 +67,7 @@ def main() -> None:
     n = args.runs
     questions = ["questions", "--passage-id", args.passage, "--count", "5"]
     warm_home = Path(tempfile.mkdtemp(prefix="readloom-startup-warm-"))
-    report: dict = {}
+    report: dict = {"load_average_before": os.getloadavg()}
     start = time.perf_counter()
     times = []
     for _ in range(n):

@@ -74,9 +74,9 @@ class Lexicon:
 
 
 def _easy_words() -> set[str]:
-    import textstat
+    from readloom.lean_imports import package_dir
 
-    path = Path(textstat.__file__).parent / "resources" / "en" / "easy_words.txt"
+    path = package_dir("textstat") / "resources" / "en" / "easy_words.txt"
     if not path.exists():  # pragma: no cover - textstat layout change
         return set()
     return {w.strip().casefold() for w in path.read_text(encoding="utf-8").split() if w.strip()}

@@ -18,10 +18,13 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from readloom.lean_imports import IMPORT_LOCK
 from readloom.settings import configure_offline_environment
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from readloom.retrieval.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +57,10 @@ def get_model() -> SentenceTransformer:
         with _lock:
             if _model is None:
                 configure_offline_environment()
-                import torch
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
+                with IMPORT_LOCK:  # not while spaCy's import hides torch (lean_imports)
+                    import torch
+                    from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
 
                 # One intra-op thread: on the 2-core machines this runs on, torch's
                 # threads fight the API workers and other processes for the cores;
@@ -104,6 +108,26 @@ def embed_query(text: str) -> np.ndarray:
     vector = embed([text])[0]
     vector.setflags(write=False)  # shared between callers
     return vector
+
+
+_caches: dict[Path, VectorCache] = {}
+
+
+def embed_sentences(texts: list[str]) -> np.ndarray:
+    """``embed`` for sentences of a passage: vectors are kept on disk under the home
+    (``retrieval.vector_cache``), so a passage read again loads neither torch nor the
+    model. Not for a child's message: only passage text goes through here."""
+    if not texts:
+        return embed(texts)
+    from readloom.retrieval.vector_cache import VectorCache
+    from readloom.settings import get_settings
+
+    path = get_settings().home / "cache" / "sentence-vectors.sqlite"
+    with _lock:
+        cache = _caches.get(path)
+        if cache is None:
+            cache = _caches[path] = VectorCache(path, model=MODEL_NAME, dimensions=DIMENSIONS)
+    return cache.embed(texts, embed)
 
 
 @register_embedding_function

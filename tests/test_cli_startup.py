@@ -59,3 +59,23 @@ def test_argument_and_lookup_errors_come_before_any_model(args, message) -> None
     result, output = run(*args)
     assert result["heavy"] == [] and result["code"] not in (0, None), output[-2000:]
     assert message in output
+
+
+def test_a_warm_questions_run_loads_no_torch_and_gives_the_same_questions() -> None:
+    """The second run on a home reads its passage's sentence vectors from the home's cache
+    (retrieval.vector_cache): no torch, transformers or nltk, and the same output."""
+    heavy = ("torch", "transformers", "sentence_transformers", "nltk")
+    script = SCRIPT.replace("%r", repr(heavy))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    args = ["questions", "--passage-id", "kofi-and-the-big-puddle", "--count", "3"]
+    outs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        outs.append((json.loads(done.stderr.strip().splitlines()[-1]), done.stdout))
+    (cold, cold_text), (warm, warm_text) = outs
+    assert cold["code"] == 0 and "torch" in cold["heavy"], cold  # the first run embeds
+    assert warm == {"code": 0, "heavy": []}, warm_text[-2000:]
+    assert warm_text == cold_text and "Evidence:" in warm_text

@@ -52,7 +52,7 @@ def main_idea(view: PassageView) -> Iterator[Candidate]:
 
 
 def _central(view: PassageView, sents: list[Sentence]) -> list[Sentence]:
-    from readloom.retrieval.embeddings import embed
+    from readloom.retrieval.embeddings import embed_sentences as embed
 
     texts = [s.text for s in view.sentences]
     vectors = embed(texts + ([view.title] if view.title else []))

