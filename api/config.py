@@ -18,8 +18,5 @@ class ApiConfig(BaseModel):
     webhook_backoff_max_s: float = 3600.0
     webhook_timeout_s: float = 5.0
     outbox_poll_s: float = 1.0
-    heartbeat_s: float = Field(5.0, description="How often a server records it is alive")
-    instance_timeout_s: float = Field(
-        20.0, description="A server silent this long is dead: its in-progress work is taken over"
-    )
+    job_poll_s: float = Field(1.0, description="How often a worker looks for unleased jobs")
     key_cache_ttl_s: float = 30.0
