@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -41,38 +42,69 @@ class Leases(Protocol):
     async def close(self) -> None: ...
 
 
-class FileLeases:
-    """Record locks on ``path``. POSIX locks belong to the process, not the descriptor:
-    the file stays open for the process's life and in-process holders are tracked here."""
+class _LockFile:
+    """One open lock file per path per process, shared by every ``FileLeases`` on it:
+    POSIX locks belong to the process, and closing *any* descriptor of the file drops
+    all of them, so the file is opened once and closed with its last user."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        self._held: set[str] = set()
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self.held: set[str] = set()
+        self.users = 0
+
+
+_lock_files: dict[Path, _LockFile] = {}
+_lock_files_guard = threading.Lock()
+
+
+class FileLeases:
+    """Record locks on one byte per key of ``path``; in-process holders are tracked in
+    the shared ``_LockFile`` (the kernel only tells processes apart)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path.resolve()
+        with _lock_files_guard:
+            f = _lock_files.get(self._path)
+            if f is None:
+                f = _lock_files[self._path] = _LockFile(self._path)
+            f.users += 1
+        self._file: _LockFile | None = f
+        self._mine: set[str] = set()
 
     async def try_acquire(self, key: str) -> bool:
-        if key in self._held:
+        f = self._file
+        if f is None or key in f.held:
             return False
         try:
-            fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, lease_number(key))
+            fcntl.lockf(f.fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, lease_number(key))
         except OSError:  # EAGAIN/EACCES: another process holds it
             return False
-        self._held.add(key)
+        f.held.add(key)
+        self._mine.add(key)
         return True
 
     async def release(self, key: str) -> None:
-        if key in self._held:
-            self._held.discard(key)
-            fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, lease_number(key))
+        f = self._file
+        if f is not None and key in self._mine:
+            self._mine.discard(key)
+            f.held.discard(key)
+            fcntl.lockf(f.fd, fcntl.LOCK_UN, 1, lease_number(key))
 
     async def holds(self, key: str) -> bool:
-        return key in self._held  # the kernel cannot take a live process's lock away
+        return key in self._mine  # the kernel cannot take a live process's lock away
 
     async def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)  # drops every lock this process holds on the file
-            self._fd = -1
-            self._held.clear()
+        for key in list(self._mine):
+            await self.release(key)
+        f, self._file = self._file, None
+        if f is None:
+            return
+        with _lock_files_guard:
+            f.users -= 1
+            if f.users == 0:
+                _lock_files.pop(self._path, None)
+                os.close(f.fd)
 
 
 class PostgresLeases:
