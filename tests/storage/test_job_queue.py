@@ -123,11 +123,13 @@ def _runner(settings: Settings, work: Any, **kw: Any) -> tuple[Database, Any, Qu
     return db, leases, QuestionJobRunner(db, leases, work, poll_s=0.05, **kw)
 
 
-async def _drain(runner: QuestionJobRunner, settings: Settings, rounds: int = 200) -> None:
+async def _drain(runner: QuestionJobRunner, db: Database, rounds: int = 200) -> None:
     for _ in range(rounds):  # bounded
         await runner.poll_once()
         await asyncio.sleep(0.02)
-        if all(j.status in ("succeeded", "failed") for j in _jobs(settings).values()):
+        async with db.reader() as s:  # not the sync engine: it would block this loop
+            states = set((await s.execute(select(QuestionJob.status))).scalars())
+        if states <= {"succeeded", "failed"} and not runner._running:
             return
     raise AssertionError("jobs did not finish")
 
@@ -148,7 +150,7 @@ def test_transient_failures_are_retried_a_bounded_number_of_times(settings: Sett
     async def go() -> None:
         db, leases, runner = _runner(settings, work, max_attempts=3)
         try:
-            await _drain(runner, settings)
+            await _drain(runner, db)
         finally:
             await leases.close()
             await db.dispose()
@@ -176,7 +178,7 @@ def test_a_job_whose_workers_kept_dying_gives_up_without_running(settings: Setti
     async def go() -> None:
         db, leases, runner = _runner(settings, work, max_attempts=3)
         try:
-            await _drain(runner, settings)
+            await _drain(runner, db)
         finally:
             await leases.close()
             await db.dispose()
