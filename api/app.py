@@ -146,7 +146,7 @@ def create_app(
     """The app; ``services`` (already-loaded ``agents.services.Services``) may be shared
     between apps in one process, e.g. by tests that start several servers."""
     configure_offline_environment()
-    config = config or ApiConfig()
+    config = config or settings.api
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
