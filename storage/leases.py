@@ -52,6 +52,7 @@ class _LockFile:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         self.held: set[str] = set()
         self.users = 0
+        self.guard = threading.Lock()  # apps on several threads (tests) share the file
 
 
 _lock_files: dict[Path, _LockFile] = {}
@@ -74,13 +75,16 @@ class FileLeases:
 
     async def try_acquire(self, key: str) -> bool:
         f = self._file
-        if f is None or key in f.held:
+        if f is None:
             return False
-        try:
-            fcntl.lockf(f.fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, lease_number(key))
-        except OSError:  # EAGAIN/EACCES: another process holds it
-            return False
-        f.held.add(key)
+        with f.guard:
+            if key in f.held:
+                return False
+            try:
+                fcntl.lockf(f.fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, lease_number(key))
+            except OSError:  # EAGAIN/EACCES: another process holds it
+                return False
+            f.held.add(key)
         self._mine.add(key)
         return True
 
@@ -88,8 +92,9 @@ class FileLeases:
         f = self._file
         if f is not None and key in self._mine:
             self._mine.discard(key)
-            f.held.discard(key)
-            fcntl.lockf(f.fd, fcntl.LOCK_UN, 1, lease_number(key))
+            with f.guard:
+                f.held.discard(key)
+                fcntl.lockf(f.fd, fcntl.LOCK_UN, 1, lease_number(key))
 
     async def holds(self, key: str) -> bool:
         return key in self._mine  # the kernel cannot take a live process's lock away
