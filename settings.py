@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -37,10 +37,46 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
 }
 
 
+class ApiSection(BaseModel):
+    """HTTP-layer knobs (limits, worker cadences), with defaults a district would expect.
+    From the environment as ``READLOOM_API__<NAME>``, e.g. ``READLOOM_API__MAX_BODY_BYTES``."""
+
+    max_body_bytes: int = Field(256 * 1024, description="Largest request body (413 above)")
+    max_ingest_bytes: int = Field(8 * 1024 * 1024, description="Largest passage upload")
+    rate_limit_per_minute: int | None = Field(
+        None, description="Requests per minute per key; None: settings.rate_limit_per_minute"
+    )
+    sync_question_limit: int = Field(10, description="Above this count, a job is created")
+    max_question_count: int = 50
+    webhook_max_attempts: int = 8
+    webhook_backoff_base_s: float = 2.0
+    webhook_backoff_max_s: float = 3600.0
+    webhook_timeout_s: float = 5.0
+    outbox_poll_s: float = 1.0
+    job_poll_s: float = Field(1.0, description="How often a worker looks for unleased jobs")
+    key_cache_ttl_s: float = 30.0
+
+
+class WebSection(BaseModel):
+    """The pages and LTI (``READLOOM_WEB__<NAME>``)."""
+
+    page_key_ttl_s: float = Field(3600.0, description="Lifetime of a launched page's API key")
+    sweep_interval_s: float = Field(60.0, description="How often expired page keys are revoked")
+    jwks_timeout_s: float = 5.0
+    ags_timeout_s: float = 10.0
+    demo_tenant: str = "demo"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="READLOOM_", env_file=None, extra="ignore", populate_by_name=True
+        env_prefix="READLOOM_",
+        env_file=None,
+        extra="ignore",
+        populate_by_name=True,
+        env_nested_delimiter="__",
     )
+    api: ApiSection = Field(default_factory=ApiSection)
+    web: WebSection = Field(default_factory=WebSection)
 
     # --- local state -------------------------------------------------------
     home: Path = Field(default_factory=_default_home)

@@ -46,6 +46,7 @@ from readloom.service.outbox import OutboxWorker, url_policy
 from readloom.settings import Settings, configure_offline_environment
 from readloom.storage.checkpoints import open_checkpointer
 from readloom.storage.db import Database, migrate
+from readloom.storage.leases import open_leases
 
 log = logging.getLogger("readloom.api")
 
@@ -61,7 +62,7 @@ def _operation_id(route: APIRoute) -> str:
 
 async def _load_service(rt: Runtime, stack: AsyncExitStack, services: Any) -> None:
     from readloom.service import Readloom
-    from readloom.service.jobs import QuestionJobRunner, start_scheduled_jobs
+    from readloom.service.jobs import QuestionJobRunner, question_work, start_scheduled_jobs
 
     try:
         rt.checkpointer = await stack.enter_async_context(open_checkpointer(rt.settings))
@@ -70,10 +71,12 @@ async def _load_service(rt: Runtime, stack: AsyncExitStack, services: Any) -> No
         await stack.enter_async_context(service)
         await _trust_published(rt, service)
         rt.service = service
-        rt.jobs = QuestionJobRunner(rt.db, service)
+        rt.jobs = QuestionJobRunner(
+            rt.db, rt.leases, question_work(service), poll_s=rt.config.job_poll_s
+        )
         if rt.outbox:
             rt.jobs.on_event = rt.outbox.nudge
-        await rt.jobs.resume()
+        rt.jobs.start()  # picks up whatever a dead worker left unfinished, too
         for scheduled in start_scheduled_jobs(rt.db, service):
             stack.callback(scheduled.cancel)
         rt.ready = True
@@ -118,42 +121,10 @@ async def _trust_published(rt: Runtime, service: Any) -> None:
             )
 
 
-async def _heartbeat(rt: Runtime) -> None:
-    """Record that this server is alive (see ``idempotency._owner_gone_in``)."""
-    from readloom.storage.models import ServerInstance, utcnow
-
-    while True:
-        try:
-            async with rt.db.writer() as s:
-                row = await s.get(ServerInstance, rt.instance_id)
-                if row is None:
-                    s.add(ServerInstance(id=rt.instance_id))
-                else:
-                    row.heartbeat_at = utcnow()
-        except Exception as exc:  # noqa: BLE001 - try again on the next beat
-            log.warning("heartbeat_error type=%s", type(exc).__name__)
-        await asyncio.sleep(rt.config.heartbeat_s)
-
-
-async def _retire(rt: Runtime) -> None:
-    """A clean shutdown: this instance's claims are free at once."""
-    from sqlalchemy import delete
-
-    from readloom.storage.models import ServerInstance
-
-    try:
-        async with rt.db.writer() as s:
-            await s.execute(delete(ServerInstance).where(ServerInstance.id == rt.instance_id))
-    except Exception as exc:  # noqa: BLE001 - shutting down anyway
-        log.warning("retire_error type=%s", type(exc).__name__)
-
-
-async def _shutdown(
-    rt: Runtime, stack: AsyncExitStack, beat: asyncio.Task[None], *, close_services: bool
-) -> None:
+async def _shutdown(rt: Runtime, stack: AsyncExitStack, *, close_services: bool) -> None:
     """In order, each step bounded (``api/shutdown.py``): background work first, so that
     nothing new starts (jobs go back to the queue, leased webhook deliveries are freed),
-    then the heartbeat, the stores and, last, the database pools. Requests still open
+    then the stores, the leases and, last, the database pools. Requests still open
     were given ``shutdown_grace_s`` by uvicorn before this runs."""
     rt.draining = True
     deadline = cleanup_deadline()
@@ -162,11 +133,10 @@ async def _shutdown(
         await bounded("jobs", rt.jobs.stop, deadline)
     if rt.outbox is not None:
         await bounded("outbox", rt.outbox.stop, deadline)
-    await bounded("heartbeat", lambda: cancel_and_wait([beat]), deadline)
     await bounded("service", stack.aclose, deadline)
     if close_services and rt.service is not None:
         await bounded("stores", lambda: _close_stores(rt.service.services), deadline)  # type: ignore[union-attr]
-    await bounded("retire", lambda: _retire(rt), deadline)
+    await bounded("leases", rt.leases.close, deadline)
     await bounded("database", rt.db.dispose, deadline)
     log.info("shutdown_complete instance=%s", rt.instance_id)
 
@@ -186,7 +156,7 @@ def create_app(
     """The app; ``services`` (already-loaded ``agents.services.Services``) may be shared
     between apps in one process, e.g. by tests that start several servers."""
     configure_offline_environment()
-    config = config or ApiConfig()
+    config = config or settings.api
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -200,11 +170,11 @@ def create_app(
             limiter=RateLimiter(
                 config.rate_limit_per_minute or settings.rate_limit_per_minute, settings=settings
             ),
+            leases=open_leases(settings),
         )
         rt.outbox = OutboxWorker(db, config, url_policy(settings))
         app.state.runtime = rt
         stack = AsyncExitStack()  # what the loader opens: checkpointer, service
-        beat = asyncio.create_task(_heartbeat(rt), name="readloom-heartbeat")
         await rt.outbox.start()
         rt.loader = asyncio.create_task(
             _load_service(rt, stack, services), name="readloom-service-loader"
@@ -212,7 +182,7 @@ def create_app(
         try:
             yield
         finally:
-            await _shutdown(rt, stack, beat, close_services=services is None)
+            await _shutdown(rt, stack, close_services=services is None)
 
     app = FastAPI(
         title="readloom",

@@ -4,10 +4,11 @@ The first request claims the key (a committed ``in_progress`` row), does its wor
 stores its response in the same transaction as its effects, so a replay never sees an
 effect without its answer. A retry with the same key and body gets the stored answer;
 the same key with another body is a 422; a retry while the first is still running is a
-409. A claim left by a dead server (SQLite: any other instance, since one server owns
-the file; Postgres: one whose heartbeat stopped) is taken over, so a client retrying
-after a crash is served. The stored answer is encrypted with the vault key: it may carry
-real names (a teacher's questions), and nothing readable of a child's sits at rest.
+409. A request holds its key's lease (``storage/leases``) while it runs; the lease dies
+with its server, so a claim left unfinished by a killed server is taken over by the
+first retry, at once and on any worker, while a live one is never taken. The stored answer
+is encrypted with the vault key: it may carry real names (a teacher's questions), and nothing
+readable of a child's sits at rest.
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ from cryptography.fernet import Fernet
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from readloom.api.auth import Principal
 from readloom.api.problems import Conflict
 from readloom.api.runtime import Runtime
 from readloom.errors import InputError
-from readloom.storage.models import IdempotencyRecord, ServerInstance, utcnow
+from readloom.storage.models import IdempotencyRecord, utcnow
 
 MAX_KEY_LEN = 255
 SEALED = "sealed"  # the stored answer: {"sealed": <Fernet token of the JSON body>}
@@ -40,6 +40,7 @@ SEALED = "sealed"  # the stored answer: {"sealed": <Fernet token of the JSON bod
 class Claim:
     record_id: int
     key: str
+    lease: str  # held while the request runs (``storage/leases``)
     fernet: Fernet | None = None
 
 
@@ -85,73 +86,71 @@ async def begin(
     body: bytes,
     student_id: str | None = None,
 ) -> Claim | Replay | None:
-    """None without a key; a Replay of a finished request; else a fresh Claim."""
+    """None without a key; a Replay of a finished request; else a fresh Claim, whose
+    lease the caller frees with ``settle`` (done) or ``release`` (failed)."""
     if key is None:
         return None
     if not key or len(key) > MAX_KEY_LEN or not key.isprintable():
         raise InputError("Idempotency-Key must be 1-255 printable characters")
     digest = request_hash(method, path, body)
-    for _ in range(3):  # bounded: a racing insert is resolved on the next pass
-        async with rt.db.writer() as s:
-            row = (
-                await s.execute(
-                    select(IdempotencyRecord).where(
-                        IdempotencyRecord.api_key_id == principal.key_id,
-                        IdempotencyRecord.key == key,
-                    )
-                )
-            ).scalar_one_or_none()
-            if row is None:
-                try:
-                    async with s.begin_nested():
-                        rec = IdempotencyRecord(
-                            tenant_id=principal.tenant,
-                            api_key_id=principal.key_id,
-                            key=key,
-                            method=method,
-                            path=path[:500],
-                            request_hash=digest,
-                            owner=rt.instance_id,
-                            student_id=student_id,
-                        )
-                        s.add(rec)
-                        await s.flush()
-                        return Claim(rec.id, key, _fernet(rt))
-                except IntegrityError:
-                    continue
-            if row.request_hash != digest:
-                raise InputError(
-                    "Idempotency-Key was already used with a different request",
-                    code="idempotency_key_reused",
-                )
+    lease = f"idempotency:{principal.key_id}:{key}"
+    if not await rt.leases.try_acquire(lease):  # a live request holds this key
+        async with rt.db.reader() as s:
+            row = await _record(s, principal, key)
+        if row is not None:
+            _check_same(row, digest)
             if row.state == "done" and row.response is not None:
                 return Replay(row.status_code or 200, _opened(_fernet(rt), row.response))
-            wait = await _owner_gone_in(rt, s, row)
-            if wait == 0.0:
-                row.owner = rt.instance_id
-                row.created_at = utcnow()
-                return Claim(row.id, key, _fernet(rt))
-            raise Conflict(
-                "a request with this Idempotency-Key is still in progress; retry shortly",
-                code="idempotency_in_progress",
-                retry_after=wait,
+        raise Conflict(
+            "a request with this Idempotency-Key is still in progress; retry shortly",
+            code="idempotency_in_progress",
+            retry_after=1.0,
+        )
+    try:
+        async with rt.db.writer() as s:
+            row = await _record(s, principal, key)
+            if row is not None:
+                _check_same(row, digest)
+                if row.state == "done" and row.response is not None:
+                    await rt.leases.release(lease)
+                    return Replay(row.status_code or 200, _opened(_fernet(rt), row.response))
+                # unfinished and unleased: its request died with its server; take it over
+                row.owner, row.created_at = rt.instance_id, utcnow()
+                return Claim(row.id, key, lease, _fernet(rt))
+            rec = IdempotencyRecord(
+                tenant_id=principal.tenant,
+                api_key_id=principal.key_id,
+                key=key,
+                method=method,
+                path=path[:500],
+                request_hash=digest,
+                owner=rt.instance_id,
+                student_id=student_id,
             )
-    raise Conflict("could not claim the Idempotency-Key; retry", code="idempotency_in_progress")
+            s.add(rec)
+            await s.flush()
+            return Claim(rec.id, key, lease, _fernet(rt))
+    except BaseException:
+        await rt.leases.release(lease)
+        raise
 
 
-async def _owner_gone_in(rt: Runtime, s: AsyncSession, row: IdempotencyRecord) -> float:
-    """Seconds until the claim's owner counts as gone (0: gone now). SQLite: one server
-    owns the file, so any other owner is a previous (dead) process. Postgres: the owner
-    is gone once its heartbeat is older than ``instance_timeout_s``."""
-    if row.owner == rt.instance_id:
-        return rt.config.heartbeat_s  # our own request, still running
-    if rt.db.backend == "sqlite":
-        return 0.0
-    owner = await s.get(ServerInstance, row.owner)
-    if owner is None:
-        return 0.0
-    silent = (utcnow() - owner.heartbeat_at).total_seconds()
-    return max(0.0, rt.config.instance_timeout_s - silent)
+async def _record(s: AsyncSession, principal: Principal, key: str) -> IdempotencyRecord | None:
+    return (
+        await s.execute(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.api_key_id == principal.key_id, IdempotencyRecord.key == key
+            )
+        )
+    ).scalar_one_or_none()
+
+
+def _check_same(row: IdempotencyRecord, digest: str) -> None:
+    if row.request_hash != digest:
+        raise InputError(
+            "Idempotency-Key was already used with a different request",
+            code="idempotency_key_reused",
+        )
 
 
 async def complete(
@@ -171,16 +170,25 @@ async def complete(
         )  # fmt: skip
 
 
+async def settle(rt: Runtime, claim: Claim | None) -> None:
+    """Free the claim's lease once its answer is committed (or its row forgotten)."""
+    if claim is not None:
+        await rt.leases.release(claim.lease)
+
+
 async def release(rt: Runtime, claim: Claim | None) -> None:
     """Forget a claim whose request failed, so that a retry runs it again."""
     if claim is None:
         return
-    async with rt.db.writer() as s:
-        await s.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.id == claim.record_id, IdempotencyRecord.state != "done"
+    try:
+        async with rt.db.writer() as s:
+            await s.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.id == claim.record_id, IdempotencyRecord.state != "done"
+                )
             )
-        )
+    finally:
+        await settle(rt, claim)
 
 
 Work = Callable[[Claim | None], Awaitable[tuple[int, dict[str, Any]]]]
@@ -210,6 +218,7 @@ async def run_once(
     except BaseException:
         await release(rt, claim)
         raise
+    await settle(rt, claim)
     return JSONResponse(body, status_code=status)
 
 

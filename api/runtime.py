@@ -10,6 +10,7 @@ from readloom.api.auth import KeyCache, RateLimiter
 from readloom.api.config import ApiConfig
 from readloom.settings import Settings
 from readloom.storage.db import Database
+from readloom.storage.leases import Leases
 
 if TYPE_CHECKING:
     from readloom.service import Readloom
@@ -24,6 +25,7 @@ class Runtime:
     db: Database
     keys: KeyCache
     limiter: RateLimiter
+    leases: Leases
     service: Readloom | None = None
     checkpointer: Any = None
     outbox: OutboxWorker | None = None

@@ -59,7 +59,7 @@ def register_web(app: FastAPI, settings: Settings, *, config: WebConfig | None =
     from readloom.api.lti import routes as lti_routes
     from readloom.api.routes import class_mastery
 
-    web = WebState.build(settings, config or WebConfig())
+    web = WebState.build(settings, config or settings.web)
     app.state.readloom_web = web
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     included = [getattr(r, "original_router", None) for r in app.routes]

@@ -140,9 +140,6 @@ class InstantProvider:
     async def complete(self, req: LLMRequest) -> LLMResult:
         return self._result
 
-    async def stream(self, req: LLMRequest):
-        yield ANSWER
-
 
 class IdentityRedactor:
     def redact(self, text: str, *, session_id: str, allow_list=frozenset()) -> Redaction:

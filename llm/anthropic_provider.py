@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
 import pydantic
 
-from readloom.llm.base import LLMRequest, LLMResult, ProviderError, StreamBroken, TextStream, Usage
+from readloom.llm.base import LLMRequest, LLMResult, ProviderError, Usage
 from readloom.llm.sdk_errors import bad_output, simple_error, status_error
 from readloom.settings import Settings
 
@@ -136,49 +135,3 @@ class AnthropicProvider:
             usage=usage,
             finish_reason=resp.stop_reason,
         )
-
-    # --- stream --------------------------------------------------------------------
-    def stream(self, req: LLMRequest) -> TextStream:
-        return TextStream(lambda ts: self._stream(req, ts), model=self.model)
-
-    async def _stream(self, req: LLMRequest, ts: TextStream) -> AsyncIterator[str]:
-        err: ProviderError | None = None
-        try:
-            sdk_stream = await self.client.messages.create(**self._kwargs(req), stream=True)
-        except (anthropic.APIError, ValueError) as e:
-            err = self._map(e)
-        if err is not None:
-            raise err
-
-        delivered, finished = 0, False
-        usage = Usage()
-        try:
-            async for ev in sdk_stream:
-                if ev.type == "message_start":
-                    usage.input_tokens = ev.message.usage.input_tokens or 0
-                    ts.model = ev.message.model or ts.model
-                elif ev.type == "content_block_delta" and ev.delta.type == "text_delta":
-                    if ev.delta.text:
-                        delivered += len(ev.delta.text)
-                        yield ev.delta.text
-                elif ev.type == "message_delta":
-                    usage.output_tokens = ev.usage.output_tokens or 0
-                    ts.finish_reason = ev.delta.stop_reason or ts.finish_reason
-                elif ev.type == "message_stop":
-                    finished = True
-        except Exception:  # noqa: BLE001 - any break mid-stream (SDK, transport, SSE error)
-            err = StreamBroken(
-                f"{self.name}: stream broke", provider=self.name, delivered=delivered
-            )
-        finally:
-            await sdk_stream.close()
-        if err is None and not finished:
-            err = StreamBroken(
-                f"{self.name}: stream ended early", provider=self.name, delivered=delivered
-            )
-        if err is None and ts.finish_reason == "refusal":
-            err = simple_error(self.name, "content_policy")
-        if err is not None:
-            raise err
-        ts.usage = usage
-        self.last_usage = usage

@@ -7,7 +7,6 @@ already-redacted text.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -97,40 +96,6 @@ class ProviderError(Exception):
         self.kind = kind  # timeout | rate_limited | server | connection | stream | auth | bad_request | bad_output
 
 
-class StreamBroken(ProviderError):
-    """A stream that broke after ``delivered`` characters had reached the caller."""
-
-    def __init__(self, message: str, *, provider: str, delivered: int):
-        super().__init__(message, provider=provider, retryable=delivered == 0, kind="stream")
-        self.delivered = delivered
-
-
-class TextStream(AsyncIterator[str]):
-    """What ``Provider.stream`` may return: text deltas, plus the stream's own final
-    ``usage``/``model``/``finish_reason`` once it is exhausted. Carrying them on the stream
-    (rather than only on ``provider.last_usage``) keeps concurrent streams apart.
-
-    ``run`` receives this object and fills those fields while it yields.
-    """
-
-    def __init__(self, run: Callable[[TextStream], AsyncIterator[str]], *, model: str):
-        self.usage = Usage()
-        self.model = model
-        self.finish_reason: str | None = None
-        self._it = run(self)
-
-    def __aiter__(self) -> TextStream:
-        return self
-
-    async def __anext__(self) -> str:
-        return await self._it.__anext__()
-
-    async def aclose(self) -> None:
-        aclose = getattr(self._it, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
 class AllProvidersFailed(ExceptionGroup):
     """Every tier failed (only possible when ``offline`` is not in the chain)."""
 
@@ -145,7 +110,3 @@ class Provider(Protocol):
         ...
 
     async def complete(self, req: LLMRequest) -> LLMResult: ...
-
-    def stream(self, req: LLMRequest) -> AsyncIterator[str]:
-        """Yield text deltas; the final usage is available via ``last_usage`` afterwards."""
-        ...

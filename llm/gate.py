@@ -20,7 +20,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
@@ -251,56 +251,6 @@ class LLMGate:
         if key is not None:
             await self._store(key, result, allow_list)
         return GatedResult(text=result.text, parsed=result.parsed, provenance=provenance)
-
-    # --- stream ------------------------------------------------------------------------
-    async def stream(
-        self,
-        req: LLMRequest,
-        *,
-        session_id: str,
-        allow_list: frozenset[str] = frozenset(),
-        student_id: str | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Events: ``{"type": "token", "text"}``; ``{"type": "reset", "reason"}`` (drop all
-        text shown so far: a complete answer from the next tier follows); finally
-        ``{"type": "done", "text", "parsed", "provenance"}``. Structured requests are not
-        streamed: their whole answer comes as one token."""
-        if req.output_schema is not None:
-            res = await self.generate(
-                req, session_id=session_id, allow_list=allow_list, student_id=student_id
-            )
-            yield {"type": "token", "text": res.text}
-            yield {
-                "type": "done",
-                "text": res.text,
-                "parsed": res.parsed,
-                "provenance": res.provenance,
-            }
-            return
-        start = time.perf_counter()
-        self.budget.admit(req.tenant)
-        clean = await self._redact(req, session_id, allow_list)
-        key = self._cache_key(clean)
-        if key is not None and (hit := self._from_cache(key, clean, student_id)) is not None:
-            yield {"type": "token", "text": hit.text}
-            yield {"type": "done", "text": hit.text, "parsed": None, "provenance": hit.provenance}
-            return
-        self.budget.check_budget(clean.tenant)
-        async with contextlib.aclosing(self.router.stream_events(clean)) as events:
-            async for ev in events:
-                if ev["type"] != "done":
-                    yield ev
-                    continue
-                result: LLMResult = ev["result"]
-                provenance = self._record(clean, result, ev["trace"], student_id, start)
-                if key is not None:
-                    await self._store(key, result, allow_list)
-                yield {
-                    "type": "done",
-                    "text": result.text,
-                    "parsed": None,
-                    "provenance": provenance,
-                }
 
     # --- helpers -----------------------------------------------------------------------
     def _counted(self, req: LLMRequest) -> bool:

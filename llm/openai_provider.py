@@ -8,13 +8,12 @@ layer, so attempts never multiply. Built only by ``readloom.llm.registry``.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
 import pydantic
 
-from readloom.llm.base import LLMRequest, LLMResult, ProviderError, StreamBroken, TextStream, Usage
+from readloom.llm.base import LLMRequest, LLMResult, ProviderError, Usage
 from readloom.llm.sdk_errors import bad_output, simple_error, status_error
 from readloom.settings import Settings
 
@@ -128,62 +127,3 @@ class OpenAIProvider:
     def _estimate(req: LLMRequest, text: str) -> Usage:
         chars = sum(len(m.content) for m in req.messages)
         return Usage(input_tokens=estimate_tokens(chars), output_tokens=estimate_tokens(len(text)))
-
-    # --- stream --------------------------------------------------------------------
-    def stream(self, req: LLMRequest) -> TextStream:
-        return TextStream(lambda ts: self._stream(req, ts), model=self.model)
-
-    async def _stream(self, req: LLMRequest, ts: TextStream) -> AsyncIterator[str]:
-        err: ProviderError | None = None
-        try:
-            sdk_stream = await self.client.chat.completions.create(
-                **self._kwargs(req), stream=True, stream_options={"include_usage": True}
-            )
-        except openai.APIStatusError as e:
-            err = status_error(self.name, e.status_code, e.response.headers, e.body)
-        except openai.APITimeoutError:
-            err = simple_error(self.name, "timeout")
-        except openai.APIConnectionError:
-            err = simple_error(self.name, "connection")
-        except openai.APIError:
-            err = simple_error(self.name, "server")
-        if err is not None:
-            raise err
-
-        delivered, usage = 0, None
-        try:
-            async for chunk in sdk_stream:
-                if chunk.usage is not None:
-                    usage = Usage(
-                        input_tokens=chunk.usage.prompt_tokens or 0,
-                        output_tokens=chunk.usage.completion_tokens or 0,
-                    )
-                if chunk.model:
-                    ts.model = chunk.model
-                for choice in chunk.choices:
-                    if choice.finish_reason:
-                        ts.finish_reason = choice.finish_reason
-                    content = choice.delta.content if choice.delta else None
-                    if content:
-                        delivered += len(content)
-                        yield content
-        except Exception:  # noqa: BLE001 - any break mid-stream (SDK, transport, JSON)
-            err = StreamBroken(
-                f"{self.name}: stream broke", provider=self.name, delivered=delivered
-            )
-        finally:
-            await sdk_stream.close()
-        if err is None and ts.finish_reason is None:
-            # The body ended cleanly but without a finish: a truncated answer.
-            err = StreamBroken(
-                f"{self.name}: stream ended early", provider=self.name, delivered=delivered
-            )
-        if err is None and ts.finish_reason == "content_filter":
-            err = simple_error(self.name, "content_policy")
-        if err is not None:
-            raise err
-        ts.usage = usage or Usage(
-            input_tokens=estimate_tokens(sum(len(m.content) for m in req.messages)),
-            output_tokens=estimate_tokens(delivered),
-        )
-        self.last_usage = ts.usage

@@ -19,23 +19,14 @@ first attempt (so a hung provider costs one timeout, not ``llm_max_attempts`` of
 before the next tier answers); anything else fails over at once. A provider asking to wait longer
 than ``llm_retry_after_max_s`` is not waited for: the request fails over instead.
 An open breaker skips its provider without a network call.
-
-Streaming (decided on purpose): a stream is retried or failed over only while no token
-has reached the caller. If it breaks *after* tokens were delivered, the router never
-splices another provider's text onto the partial answer: it emits a ``reset`` event
-(the caller drops everything shown so far) and streams a complete answer from the next
-tier. What the student ends up with is exactly one provider's whole answer: nothing lost,
-nothing doubled. The plain ``stream()`` (Provider protocol) cannot express a reset, so it
-raises ``StreamBroken(delivered=n)`` instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +44,6 @@ from readloom.llm.base import (
     LLMResult,
     Provider,
     ProviderError,
-    StreamBroken,
-    Usage,
 )
 from readloom.llm.breaker import CircuitBreaker, shared_storage
 from readloom.llm.deadline import turn_deadline
@@ -422,96 +411,3 @@ class FailoverRouter:
             self.breakers[name].record_failure()
             trace.failures.append(f"{name}:timeout")
             trace.left(name, simple_error(name, "timeout"))
-
-    # --- stream ----------------------------------------------------------------------
-    async def stream(self, req: LLMRequest) -> AsyncIterator[str]:
-        """Provider-protocol streaming: text only, so a needed reset raises instead."""
-        delivered = 0
-        async with contextlib.aclosing(self.stream_events(req)) as events:
-            async for ev in events:
-                if ev["type"] == "token":
-                    delivered += len(ev["text"])
-                    yield ev["text"]
-                elif ev["type"] == "reset":
-                    raise StreamBroken(
-                        "router: stream reset", provider=self.name, delivered=delivered
-                    )
-
-    async def _open(self, provider: Provider, req: LLMRequest) -> tuple[Any, str | None]:
-        """Start a stream and wait for its first text: the only phase that may be retried."""
-        stream = provider.stream(req)
-        it = stream.__aiter__()
-        try:
-            while True:
-                try:
-                    delta = await it.__anext__()
-                except StopAsyncIteration:
-                    return stream, None
-                if delta:
-                    return stream, delta
-        except BaseException:
-            await _aclose(it)
-            raise
-
-    async def stream_events(self, req: LLMRequest) -> AsyncIterator[dict[str, Any]]:
-        """Events: ``token`` {text}, ``reset`` {reason}, then ``done`` {result, trace}."""
-        trace = RouteTrace()
-        for provider in self.providers_for(req):
-            if self._skip_if_open(provider, trace):
-                continue
-            breaker = self.breakers[provider.name]
-            tries = _Tries()
-            try:
-                stream, delta = await self._retrying()(
-                    self._attempt,
-                    provider,
-                    trace,
-                    lambda p=provider: self._open(p, req),
-                    tries=tries,
-                    settle=False,
-                )
-            except ProviderError as e:
-                trace.left(provider.name, tries.reason(e))
-                continue
-            parts: list[str] = []
-            settled = False
-            try:
-                if delta:
-                    parts.append(delta)
-                    yield {"type": "token", "text": delta}
-                async for delta in stream:
-                    if delta:
-                        parts.append(delta)
-                        yield {"type": "token", "text": delta}
-            except Exception as e:  # noqa: BLE001 - a break after tokens: reset, next tier
-                err = e if isinstance(e, ProviderError) else _internal(provider.name)
-                self._settle(breaker, err)
-                settled = True
-                trace.failures.append(f"{provider.name}:{err.kind}")
-                trace.left(provider.name, err)
-                if parts:
-                    yield {"type": "reset", "reason": "stream_broken"}
-                continue
-            finally:
-                if not settled:
-                    breaker.release()
-                await _aclose(stream)
-            breaker.record_success()
-            usage = getattr(stream, "usage", None) or getattr(provider, "last_usage", Usage())
-            result = LLMResult(
-                text="".join(parts),
-                provider=provider.name,
-                model=getattr(stream, "model", None) or provider.model,
-                usage=usage,
-                finish_reason=getattr(stream, "finish_reason", None),
-            )
-            yield {"type": "done", "result": result, "trace": trace}
-            return
-        raise self._fail(trace)
-
-
-async def _aclose(it: Any) -> None:
-    aclose = getattr(it, "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):
-            await aclose()

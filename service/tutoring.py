@@ -271,6 +271,9 @@ async def sse_events(
         with anyio.CancelScope(shield=True):
             await idempotency.release(rt, claim)
         raise
+    finally:  # the answer is committed (or its claim forgotten): free the key's lease
+        with anyio.CancelScope(shield=True):
+            await idempotency.settle(rt, claim)
 
 
 def for_viewer(body: dict[str, Any], role: str) -> dict[str, Any]:

@@ -195,6 +195,21 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction that sees one consistent state of the whole database
+        (Postgres: REPEATABLE READ; SQLite in WAL mode: one read transaction is one
+        snapshot from its first read to its end), e.g. for a FERPA export."""
+        async with self._read() as session:
+            if self.backend == "postgresql":
+                await session.connection(
+                    execution_options={
+                        "isolation_level": "REPEATABLE READ",
+                        "postgresql_readonly": True,
+                    }
+                )
+            yield session
+
+    @asynccontextmanager
     async def writer(self) -> AsyncIterator[AsyncSession]:
         """A transaction, durably committed when the block exits (so before the caller
         acknowledges anything). On SQLite concurrent writers share one commit (and one

@@ -180,6 +180,8 @@ class QuestionJob(Base):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     error: Mapped[str | None] = mapped_column(String(64), default=None)
+    attempts: Mapped[int] = mapped_column(default=0)  # starts so far (bounded: service/jobs)
+    claimed_by: Mapped[str | None] = mapped_column(String(128), default=None)  # last worker
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -264,16 +266,6 @@ class TenantPassage(Base):
     # For a published passage: the SHA-256 of the text the admin reviewed. Every worker
     # reads it (guardrails.suite), so a publish exempts its names everywhere at once.
     reviewed_digest: Mapped[str | None] = mapped_column(String(64), default=None)
-
-
-class ServerInstance(Base):
-    """A running API process and its heartbeat: work claimed by an instance whose
-    heartbeat has stopped (killed, crashed) may be taken over by another."""
-
-    __tablename__ = "server_instances"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # Tables of other areas, in their own modules (imported here so one metadata holds all:

@@ -15,7 +15,6 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
 
 from readloom.api.lti.ags import AgsClient
 from readloom.api.lti.registry import PlatformRegistry
@@ -23,16 +22,9 @@ from readloom.api.lti.store import LaunchStore
 from readloom.api.lti.toolkey import ToolKey
 from readloom.api.lti.verify import JwksCache
 from readloom.settings import Settings
+from readloom.settings import WebSection as WebConfig  # settings.web
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-
-
-class WebConfig(BaseModel):
-    page_key_ttl_s: float = Field(3600.0, description="Lifetime of a launched page's API key")
-    sweep_interval_s: float = Field(60.0, description="How often expired page keys are revoked")
-    jwks_timeout_s: float = 5.0
-    ags_timeout_s: float = 10.0
-    demo_tenant: str = "demo"
 
 
 @dataclass

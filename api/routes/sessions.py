@@ -189,6 +189,7 @@ async def post_message(
     except BaseException:
         await idempotency.release(rt, claim)
         raise
+    await idempotency.settle(rt, claim)
     timing = ", ".join(f"{k};dur={v:.1f}" for k, v in timings.items())
     body_out = for_viewer(out.model_dump(mode="json"), principal.role)
     return JSONResponse(body_out, headers={"Server-Timing": timing})

@@ -24,17 +24,12 @@ from readloom.api.schemas import (
 )
 from readloom.errors import NotFound
 from readloom.mlops.recommendation_log import log_recommendations
-from readloom.service import analytics, learner, outbox, xapi
-from readloom.service.tutoring import reidentify
+from readloom.service import analytics, ferpa, learner, outbox, xapi
 from readloom.storage.models import (
-    Classroom,
-    ClassStudent,
     GradedResponse,
-    Message,
     Student,
     TenantPassage,
     TutoringSession,
-    XapiStatement,
     new_id,
     utcnow,
 )
@@ -188,98 +183,15 @@ async def _session_ids(rt: Any, tenant: str, student_id: str) -> list[str]:
 async def export_student(
     student_id: str, principal: Integrator, rt: RuntimeDep, service: ServiceDep
 ) -> dict[str, Any]:
-    """FERPA: everything readloom holds about the student, as JSON."""
-    tenant = principal.tenant
-    async with rt.db.reader() as s:
-        student = await s.get(Student, (tenant, student_id))
-        sessions = (
-            (
-                await s.execute(
-                    select(TutoringSession).where(
-                        TutoringSession.tenant_id == tenant,
-                        TutoringSession.student_id == student_id,
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-        if student is None and not sessions:
-            raise NotFound(f"no student {student_id!r}")
-        classes = (
-            await s.execute(
-                select(Classroom.id, Classroom.name)
-                .join(ClassStudent, ClassStudent.class_id == Classroom.id)
-                .where(Classroom.tenant_id == tenant, ClassStudent.student_id == student_id)
-            )
-        ).all()
-        messages = {
-            sid: (
-                await s.execute(
-                    select(Message).where(Message.session_id == sid).order_by(Message.seq)
-                )
-            )
-            .scalars()
-            .all()
-            for sid in [x.id for x in sessions]
-        }
-        graded = (
-            (
-                await s.execute(
-                    select(GradedResponse).where(
-                        GradedResponse.tenant_id == tenant, GradedResponse.student_id == student_id
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-        statements = (
-            (
-                await s.execute(
-                    select(XapiStatement.statement).where(
-                        XapiStatement.tenant_id == tenant, XapiStatement.student_id == student_id
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-    out_sessions = []
-    for x in sessions:
-        out_sessions.append(
-            {
-                "id": x.id, "grade": x.grade, "passage_id": x.passage_id,
-                "created_at": x.created_at.isoformat(),
-                "messages": [
-                    {
-                        "seq": m.seq, "created_at": m.created_at.isoformat(),
-                        "text": await reidentify(
-                            service, m.text, x.id, role=principal.role, purpose="ferpa_export"
-                        ),
-                        "reply": await reidentify(
-                            service, m.reply, x.id, role=principal.role, purpose="ferpa_export"
-                        ),
-                        "move": (m.meta or {}).get("move"),
-                    }
-                    for m in messages[x.id]
-                ],
-            }
-        )  # fmt: skip
-    return {
-        "student": {
-            "id": student_id, "tenant": tenant,
-            "grade": student.grade if student else None,
-            "created_at": student.created_at.isoformat() if student else None,
-        },
-        "classes": [{"id": c.id, "name": c.name} for c in classes],
-        "sessions": out_sessions,
-        "graded_responses": [_graded_out(g).model_dump(mode="json") for g in graded],
-        "mastery": [m.model_dump() for m in await learner.mastery(service, tenant, student_id)],
-        "alerts": await learner.alerts_for_export(service, tenant, [x.id for x in sessions]),
-        "xapi_statements": list(statements),
-        "exported_at": utcnow().isoformat(),
-    }  # fmt: skip
+    """FERPA: everything readloom holds about the student, as JSON, read in one
+    consistent snapshot (``service.ferpa``)."""
+    out = await ferpa.export_student(
+        rt.db, service, principal.tenant, student_id, role=principal.role
+    )
+    out["graded_responses"] = [
+        _graded_out(g).model_dump(mode="json") for g in out["graded_responses"]
+    ]
+    return out
 
 
 @router.delete("/{student_id}")

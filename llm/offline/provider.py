@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -28,8 +26,6 @@ _M = TypeVar("_M", bound=BaseModel)
 
 NAME = "offline"
 MODEL = "offline-rules-v1"
-_CHUNK_WORDS = 3
-_WORD_BOUNDARY = re.compile(r"(?<=\s)(?=\S)")  # split before each word, keeping spaces
 
 
 class QuestionsInput(BaseModel):
@@ -79,15 +75,6 @@ class OfflineProvider:
         return LLMResult(
             text=text, parsed=parsed, provider=NAME, model=MODEL, usage=usage, finish_reason="stop"
         )
-
-    async def stream(self, req: LLMRequest) -> AsyncIterator[str]:
-        """The reply in chunks of a few words; joined, the chunks equal ``complete``'s text."""
-        result = await self.complete(req)
-        words = [w for w in _WORD_BOUNDARY.split(result.text) if w]
-        for i in range(0, len(words), _CHUNK_WORDS):
-            yield "".join(words[i : i + _CHUNK_WORDS])
-            await asyncio.sleep(0)
-        self.last_usage = result.usage
 
     # --- work (runs in a worker thread) ---------------------------------------------
 

@@ -26,7 +26,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -427,7 +426,6 @@ async def _check(mix: Mix) -> list[str]:
         IdempotencyRecord,
         Message,
         QuestionJob,
-        ServerInstance,
         TutoringSession,
         WebhookDelivery,
         utcnow,
@@ -460,16 +458,6 @@ async def _check(mix: Mix) -> list[str]:
             for sid, n in Counter(mix.acked_turns).items():
                 if stored[sid] < n:
                     problems.append(f"session {sid}: {n} turns answered, {stored[sid]} stored")
-            recent = utcnow() - timedelta(seconds=20)  # a server silent this long is dead
-            live = list(
-                (
-                    await s.execute(
-                        select(ServerInstance.id).where(ServerInstance.heartbeat_at > recent)
-                    )
-                ).scalars()
-            )
-            if live:
-                problems.append(f"server instance rows left behind: {live}")
             for r in (await s.execute(select(IdempotencyRecord))).scalars():
                 if r.state == "done" and (r.status_code is None or r.response is None):
                     problems.append(f"idempotency record {r.id} done without its answer")

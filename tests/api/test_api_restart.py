@@ -82,7 +82,7 @@ def proc_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
 
 def _retry(c: httpx.Client, path: str, text: str, key: str) -> httpx.Response:
     """What a client does: retry with the same key, honouring 409 + Retry-After (a claim
-    of the killed server is taken over once its heartbeat is known to have stopped)."""
+    of the killed server is taken over at once: its lease died with it)."""
     for _ in range(20):
         r = c.post(path, json={"text": text}, headers={"Idempotency-Key": key})
         if r.status_code != 409:

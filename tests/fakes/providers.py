@@ -3,11 +3,9 @@ stand-in for the offline tier, so LLM tests do not depend on spaCy)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 
 from readloom.llm.base import LLMRequest, LLMResult, Usage
-
-from .llm_servers import chunk_text
 
 
 class FakeProvider:
@@ -47,8 +45,3 @@ class FakeProvider:
         parsed = req.output_schema.model_validate_json(text) if req.output_schema else None
         self.last_usage = Usage()
         return LLMResult(text=text, parsed=parsed, provider=self.name, model=self.model)
-
-    async def stream(self, req: LLMRequest) -> AsyncIterator[str]:
-        text = self._next(req)
-        for piece in chunk_text(text):
-            yield piece

@@ -36,7 +36,7 @@ async def test_real_redactor_keeps_pii_off_the_wire(settings_for, redactor):
     )
     offline = FakeProvider()
     with (
-        fake_openai_server([Reply.cut("Tobias was", after=1)]) as oai,
+        fake_openai_server([Reply.error(500)]) as oai,
         fake_anthropic_server([Reply.error(500), Reply.ok("Good question!")]) as ant,
     ):
         gate = LLMGate.from_settings(
@@ -44,16 +44,12 @@ async def test_real_redactor_keeps_pii_off_the_wire(settings_for, redactor):
             redactor,
             provider_factories={"offline": lambda s: offline},
         )
-        events = [
-            ev
-            async for ev in gate.stream(req, session_id="pii-1", allow_list=frozenset({"Tobias"}))
-        ]
-        await gate.generate(req, session_id="pii-1", allow_list=frozenset({"Tobias"}))
+        for _ in range(2):  # a retry after a 500, then a second call of the session
+            await gate.generate(req, session_id="pii-1", allow_list=frozenset({"Tobias"}))
     wire = (oai.raw_bodies() + ant.raw_bodies()).lower()
     assert len(oai.requests) + len(ant.requests) >= 3
     assert [v for v in PII if v.lower() in wire] == []
     assert "tobias" in wire and "<person_" in wire
-    assert events[-1]["provenance"].provider == "anthropic"
 
 
 def test_prompts_are_redacted_line_by_line_with_stable_tokens(redactor):

@@ -9,7 +9,7 @@ import pytest
 from fakes.llm_servers import Reply, fake_openai_server, refused_base_url
 from pydantic import BaseModel
 
-from readloom.llm.base import ChatMessage, LLMRequest, ProviderError, StreamBroken
+from readloom.llm.base import ChatMessage, LLMRequest, ProviderError
 from readloom.llm.openai_provider import OpenAIProvider
 
 SECRET = "Maria Lopez lives at 12 Elm Street"
@@ -68,19 +68,6 @@ async def test_bad_output_is_retryable_bad_output(settings_for, reply):
     assert info.value.kind == "bad_output" and info.value.retryable
 
 
-async def test_stream_with_usage(settings_for):
-    text = "Tobias climbed the lighthouse stairs every night."
-    with fake_openai_server([Reply.ok(text, usage=(30, 9))]) as srv:
-        p = OpenAIProvider(settings_for(openai=srv))
-        stream = p.stream(request())
-        pieces = await collect(stream)
-    assert "".join(pieces) == text and len(pieces) > 3
-    assert (stream.usage.input_tokens, stream.usage.output_tokens) == (30, 9)
-    assert stream.finish_reason == "stop"
-    body = srv.requests[0].body
-    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
-
-
 @pytest.mark.parametrize(
     ("reply", "kind", "retryable", "status"),
     [
@@ -132,41 +119,6 @@ async def test_connection_refused(settings_for):
     with pytest.raises(ProviderError) as info:
         await p.complete(request())
     assert info.value.kind == "connection" and info.value.retryable
-
-
-async def test_stream_error_before_first_token_is_plain_error(settings_for):
-    with fake_openai_server([Reply.error(502)]) as srv:
-        p = OpenAIProvider(settings_for(openai=srv))
-        with pytest.raises(ProviderError) as info:
-            await collect(p.stream(request()))
-    assert info.value.kind == "server" and info.value.retryable
-
-
-@pytest.mark.parametrize(
-    "reply",
-    [
-        Reply.cut("one two three four five", after=2),
-        Reply.cut("one two three four five", after=2, clean=True),
-        Reply.stream_error("one two three four five", after=2),
-    ],
-)
-async def test_stream_cut_midway_reports_what_was_delivered(settings_for, reply):
-    with fake_openai_server([reply]) as srv:
-        p = OpenAIProvider(settings_for(openai=srv))
-        got: list[str] = []
-        with pytest.raises(StreamBroken) as info:
-            async for piece in p.stream(request()):
-                got.append(piece)
-    assert "".join(got) == "one two"
-    assert info.value.delivered == len("one two") and not info.value.retryable
-
-
-async def test_stream_cut_before_any_text_is_retryable(settings_for):
-    with fake_openai_server([Reply.cut("one two", after=0)]) as srv:
-        p = OpenAIProvider(settings_for(openai=srv))
-        with pytest.raises(StreamBroken) as info:
-            await collect(p.stream(request()))
-    assert info.value.delivered == 0 and info.value.retryable
 
 
 def test_compatible_server_needs_no_key_and_official_api_uses_max_completion_tokens(

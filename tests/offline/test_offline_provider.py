@@ -86,24 +86,6 @@ async def test_reads_variables_not_messages(provider, passage, nlp):
     assert b.usage.input_tokens > len(passage.text.split())  # counted from the variables
 
 
-@pytest.mark.parametrize("task", ["tutor_reply", "explain"])
-async def test_stream_yields_the_same_text_as_complete(provider, passage, question_sets, task):
-    q = question_sets[passage.key][0]
-    req = _request(task, _tutor(passage, q))
-    full = await provider.complete(req)
-    chunks = [c async for c in provider.stream(req)]
-    assert "".join(chunks) == full.text
-    assert len(chunks) > 1 and all(len(c.split()) <= 3 for c in chunks)
-    assert provider.last_usage == full.usage
-    assert full.parsed is None and full.text.strip()
-
-
-async def test_stream_of_questions_is_the_json(provider, passage, nlp):
-    req = _request("questions", _questions(passage, count=3))
-    chunks = [c async for c in provider.stream(req)]
-    assert len(QuestionSet.model_validate_json("".join(chunks)).questions) == 3
-
-
 async def test_explain_differs_from_a_hint(provider, passage, question_sets):
     q = question_sets[passage.key][2]
     hint = await provider.complete(_request("tutor_reply", _tutor(passage, q, level=2)))
