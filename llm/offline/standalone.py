@@ -38,6 +38,8 @@ def resolved(view: PassageView, ids: Iterable[int], subject: str | None = None) 
     for i in order:
         tok = doc[i]
         low = tok.lower_
+        if low == "you" and i > 0 and doc[i - 1].lower_ == "thank":
+            continue  # "to say thank you" is nobody in particular
         if low in _FIRST_SECOND:
             return None  # dialogue: "I" and "you" are somebody only the story knows
         if low in _DEMONSTRATIVE and tok.dep_ in ("det", "nsubj", "dobj", "pobj", "attr"):

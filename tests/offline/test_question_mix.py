@@ -81,13 +81,24 @@ def test_resolved_pronoun_names_the_person(nlp):
     ("word", "lemma", "pos", "sentence", "want"),
     [
         ("feeble", "feeble", "ADJ", "The widow was very poor and feeble.", "weak"),
-        ("prevent", "prevent", "VERB", "He tried to prevent her from leaving.", "to stop"),
         ("weary", "weary", "ADJ", "The traveller was weary after the long road.", "tired"),
         ("cunning", "cunning", "ADJ", "The fox was cunning and sly.", "sly"),
+        ("anxious", "anxious", "ADJ", "She was anxious about her brother at sea.", "nervous"),
+        ("glimmer", "glimmer", "NOUN", "She saw a glimmer of light through the fog.",
+         "a flash of light"),
+        ("hastened", "hasten", "VERB", "He hastened home to tell his mother.", "hurry"),
     ],
-)
+)  # fmt: skip
 def test_dictionary_meaning_in_context(word, lemma, pos, sentence, want):
     assert meaning(word, lemma, pos, sentence) == want
+
+
+def test_meanings_come_from_the_permissive_wordnet_data():
+    from readloom.llm.offline import meanings
+
+    assert meanings.available()
+    licence = (meanings._data_dir() / "LICENSE").read_text(encoding="utf-8")
+    assert "Princeton University" in licence and "Permission to use, copy, modify" in licence
 
 
 def test_no_meaning_no_vocabulary_item():
