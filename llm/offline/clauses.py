@@ -123,8 +123,9 @@ def _subject_questions(
         score = 1.0 if subj.pos_ == "PROPN" else 0.85
         if made:
             yield Candidate("who", made, answer, s.index, score)
-    elif subj.pos_ in ("NOUN", "PROPN"):
-        made = _fit(view, verb, None, [], lambda c: subject_question(c, "What"))
+    elif subj.pos_ in ("NOUN", "PROPN") and verb.lemma_ != "be":  # not "What was not lazy?"
+        wh = "Who" if verb.lemma_ in _MINDS else "What"  # only people think ruefully
+        made = _fit(view, verb, None, [], lambda c, wh=wh: subject_question(c, wh))
         if made:
             yield Candidate("what", made, answer, s.index, 0.5)
     obj = next((c for c in verb.children if c.dep_ == "dobj"), None)
@@ -264,6 +265,8 @@ def causal(view: PassageView, s: Sentence) -> Iterator[Candidate]:
                 yield Candidate("why", made, answer, s.index, score - (0.1 if resolved else 0))
 
 
+_MINDS = wordset("""think say tell ask answer reply cry shout whisper wish hope decide promise
+    love hate want wonder pray laugh weep smile""")
 _MENTAL = wordset("know see realize realise think hear remember notice fear believe")
 
 

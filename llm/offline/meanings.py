@@ -27,6 +27,7 @@ MIN_FIT = 0.85  # cosine of the sentence with the meaning in the word's place
 _PLAIN = 0.5  # word_rarity of a word a gloss may use (about the 7,500 most frequent)
 _PLAIN_SYNONYM = 0.65  # a synonym may be rarer than that, if it is clearly easier than the word
 _EASIER = 0.15
+_DANGLING = frozenset({"to", "of", "with", "for", "from", "by", "in", "on", "at", "or", "and", "a"})
 _EXAMPLE = re.compile(r'"[^"]*"')
 
 
@@ -117,11 +118,14 @@ def _similar(line: str) -> list[str]:
 def plain_pieces(synonyms: list[str], gloss: str, word: str, pos: str) -> list[str]:
     """What a child can read of one sense: easy one-word synonyms, then the short gloss."""
     target = word_rarity(word) - _EASIER
-    out = [s for s in synonyms if _plain(s, min(_PLAIN_SYNONYM, target))]
+    stem = word.lower()[: max(4, len(word) - 2)]
+    out = [s for s in synonyms if _plain(s, min(_PLAIN_SYNONYM, target))
+           and not s.lower().startswith(stem)]  # fmt: skip
     definition = _EXAMPLE.sub("", gloss).split(";")[0].strip(" ;,.")
     definition = re.sub(r"\s*\([^)]*\)", "", definition).strip()
     words = re.findall(r"[a-z']+", definition.lower())
-    short = bool(words) and len(words) <= _MAX_WORDS and word.lower() not in words
+    own = any(w.startswith(stem) for w in words)  # "mislead": "… misleading information"
+    short = bool(words) and len(words) <= _MAX_WORDS and not own and words[-1] not in _DANGLING
     if short and sum(map(_plain, words)) / len(words) >= 0.75:
         out.append(f"to {definition}" if pos == "VERB" else definition)
     return out

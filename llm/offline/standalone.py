@@ -23,7 +23,9 @@ _FIRST_SECOND = wordset("i me my mine we us our ours you your yours myself yours
 _OBJECT_FORM = {"he": "him", "she": "her", "they": "them"}
 PLACEHOLDER_ANSWER = re.compile(r"fits the clue|a thing or idea|a describing word|\.\.\.|…", re.I)
 _DANGLING_QUESTION = re.compile(
-    r"\b(?:do|did|does|done|doing) so\b|\b(?:this|that|these|those|it|him|them)\s*\?$", re.I
+    r"\b(?:do|did|does|done|doing) so\b|\b(?:this|that|these|those|it|him|them)\s*\?$"
+    r"|\b(?:and|or|but|of|to|with|the|a|an)\s*\?$",  # cut off: "…what the raven told him and?"
+    re.I,
 )
 MAX_ANSWER_WORDS = 14
 
