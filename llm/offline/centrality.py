@@ -17,7 +17,7 @@ import numpy as np
 from readloom.llm.offline.nlp import Sentence
 from readloom.llm.offline.passage import Candidate, PassageView
 from readloom.llm.offline.standalone import resolved
-from readloom.llm.offline.syntax import analyse, phrase, subject_of, subtree_ids
+from readloom.llm.offline.syntax import analyse, phrase, subtree_ids
 
 _LESSON = re.compile(r"\b(?:lesson|moral|learn(?:ed|t)|never again|from that day)\b", re.I)
 _STRUCTURES: dict[str, re.Pattern[str]] = {
@@ -35,8 +35,6 @@ _STRUCTURES: dict[str, re.Pattern[str]] = {
     ),
 }
 _MIN_SENTENCES = 3
-_QUOTES = frozenset({'"', "\u201c", "\u201d"})
-_FIRST_SECOND = frozenset({"i", "me", "my", "we", "us", "our", "you", "your"})
 _MIN_MAIN_IDEA = 8  # a few sentences have no main idea beyond themselves
 
 
@@ -45,14 +43,12 @@ def main_idea(view: PassageView) -> Iterator[Candidate]:
     sents = [s for s in view.sentences if view.usable(s) and 5 <= len(s.text.split()) <= 40]
     if len(view.sentences) < _MIN_MAIN_IDEA or not sents:
         return
-    central = _central(view, sents)[:6]
-    for gist in (_from_subject, _gist):  # the fuller statement first, then the bare clause
-        for s in central:
-            answer = gist(view, s)
-            if answer and len(answer.split()) < 0.8 * len(s.text.split()):  # condensed
-                yield Candidate("main_idea", _main_idea_question(view), answer, s.index, 1.0,
-                                "inference")  # fmt: skip
-                return
+    for s in _central(view, sents)[:4]:
+        answer = _gist(view, s)
+        if answer and len(answer.split()) < 0.8 * len(s.text.split()):  # condensed, not copied
+            yield Candidate("main_idea", _main_idea_question(view), answer, s.index, 1.0,
+                            "inference")  # fmt: skip
+            return
 
 
 def _central(view: PassageView, sents: list[Sentence]) -> list[Sentence]:
@@ -73,28 +69,6 @@ def _central(view: PassageView, sents: list[Sentence]) -> list[Sentence]:
         score -= 0.004 * max(0, len(s.text.split()) - 25)
         scored.append((score, -s.index, s))
     return [s for _, _, s in sorted(scored, key=lambda x: (x[0], x[1]), reverse=True)]
-
-
-def _from_subject(view: PassageView, s: Sentence) -> str | None:
-    """The sentence from its named subject on, without the scene-setting before it or a
-    clause of its own after it: "Through the rainy window, Wren spotted tiny lights
-    bobbing on the waves." -> "Wren spotted tiny lights bobbing on the waves". Measured
-    on FairytaleQA val, this agrees with the experts' answers better than the bare main
-    clause (``_gist``) or the first sentence."""
-    root = s.span.root
-    subj = subject_of(root)
-    if subj is None or subj.pos_ == "PRON" or root.pos_ not in ("VERB", "AUX"):
-        return None
-    cut = [c for c in root.rights if c.dep_ in ("advcl", "parataxis") or (
-        c.dep_ == "conj" and subject_of(c) is not None)]  # fmt: skip
-    end = min([c.left_edge.i for c in cut] + [s.span.end])
-    ids = [i for i in range(subj.left_edge.i, end) if view.doc[i].text not in _QUOTES]
-    text = phrase(view.doc, ids)
-    if any(t.lower_ in _FIRST_SECOND for t in view.doc[ids[0] : ids[-1] + 1]) if ids else True:
-        return None
-    text = re.sub(r"[\s,;:\-]+(?:and|but|so|or)?$", "", text).strip()
-    words = text.split()
-    return text[:1].upper() + text[1:] if 5 <= len(words) <= 25 else None
 
 
 def _gist(view: PassageView, s: Sentence) -> str | None:
