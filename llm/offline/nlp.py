@@ -61,7 +61,8 @@ PERSON_NOUNS = wordset("""person people man men woman women boy boys girl girls 
     scientists explorer explorers pilot driver chief leader leaders guard soldier soldiers
     worker workers builder builders artist writer author inventor owner hunter fisherman
     fishermen baker cook chef player players team crowd villager villagers visitor visitors
-    stranger officer ranger librarian shopkeeper merchant traveler traveller astronaut
+    stranger youth lad lass maiden giant witch wizard fairy dwarf servant shepherd tailor
+    miller widow peasant minister priest monk soldier beggar officer ranger librarian shopkeeper merchant traveler traveller astronaut
     engineer engineers botanist mayor president helper helpers twin twins""")
 
 

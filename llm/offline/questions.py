@@ -146,7 +146,7 @@ def _standing_alone(view: PassageView, c: Candidate) -> Candidate | None:
     at = evidence.text.find(answer) if answer else -1
     if at < 0 and _PRONOUN_WORD.search(answer):
         return None  # a rebuilt answer ("she saw the mud") whose pronoun we cannot place
-    if at >= 0 and c.type != "vocabulary":
+    if at >= 0 and c.type not in ("vocabulary", "theme"):  # a lesson's "you" is anyone
         start = evidence.span.start_char + at
         end = start + len(answer)
         ids = [t.i for t in evidence.span if t.idx >= start and t.idx + len(t.text) <= end]

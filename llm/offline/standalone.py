@@ -23,7 +23,9 @@ _FIRST_SECOND = wordset("i me my mine we us our ours you your yours myself yours
 _OBJECT_FORM = {"he": "him", "she": "her", "they": "them"}
 PLACEHOLDER_ANSWER = re.compile(r"fits the clue|a thing or idea|a describing word|\.\.\.|…", re.I)
 _DANGLING_QUESTION = re.compile(
-    r"\b(?:do|did|does|done|doing) so\b|\b(?:this|that|these|those|it|him|them)\s*\?$", re.I
+    r"\b(?:do|did|does|done|doing) so\b|\b(?:this|that|these|those|it|him|them)\s*\?$"
+    r"|\b(?:and|or|but|of|to|with|the|a|an)\s*\?$",  # cut off: "…what the raven told him and?"
+    re.I,
 )
 MAX_ANSWER_WORDS = 14
 
@@ -38,6 +40,8 @@ def resolved(view: PassageView, ids: Iterable[int], subject: str | None = None) 
     for i in order:
         tok = doc[i]
         low = tok.lower_
+        if low == "you" and i > 0 and doc[i - 1].lower_ == "thank":
+            continue  # "to say thank you" is nobody in particular
         if low in _FIRST_SECOND:
             return None  # dialogue: "I" and "you" are somebody only the story knows
         if low in _DEMONSTRATIVE and tok.dep_ in ("det", "nsubj", "dobj", "pobj", "attr"):

@@ -81,13 +81,24 @@ def test_resolved_pronoun_names_the_person(nlp):
     ("word", "lemma", "pos", "sentence", "want"),
     [
         ("feeble", "feeble", "ADJ", "The widow was very poor and feeble.", "weak"),
-        ("prevent", "prevent", "VERB", "He tried to prevent her from leaving.", "to stop"),
         ("weary", "weary", "ADJ", "The traveller was weary after the long road.", "tired"),
         ("cunning", "cunning", "ADJ", "The fox was cunning and sly.", "sly"),
+        ("anxious", "anxious", "ADJ", "She was anxious about her brother at sea.", "nervous"),
+        ("glimmer", "glimmer", "NOUN", "She saw a glimmer of light through the fog.",
+         "a flash of light"),
+        ("hastened", "hasten", "VERB", "He hastened home to tell his mother.", "hurry"),
     ],
-)
+)  # fmt: skip
 def test_dictionary_meaning_in_context(word, lemma, pos, sentence, want):
     assert meaning(word, lemma, pos, sentence) == want
+
+
+def test_meanings_come_from_the_permissive_wordnet_data():
+    from readloom.llm.offline import meanings
+
+    assert meanings.available()
+    licence = (meanings._data_dir() / "LICENSE").read_text(encoding="utf-8")
+    assert "Princeton University" in licence and "Permission to use, copy, modify" in licence
 
 
 def test_no_meaning_no_vocabulary_item():
@@ -117,3 +128,58 @@ def test_multiple_choice_distractors(passages, nlp):
                     continue
                 assert not answer_words & set(re.findall(r"[a-z]{4,}", wrong.lower())), q
         assert not any(q.choices for q in _qs(p))  # only on request
+
+
+def _shipped(key: str) -> tuple[str, str]:
+    from importlib import resources
+
+    raw = (resources.files("readloom.data") / "passages" / f"{key}.md").read_text("utf-8")
+    _, front, body = raw.split("---", 2)
+    title = re.search(r"^title:\s*(.+)$", front, re.M).group(1).strip()
+    return title, body.strip()
+
+
+@pytest.fixture(scope="module")
+def lighthouse_set(nlp):
+    title, text = _shipped("lighthouse-keeper")
+    return generate_questions(passage_title=title, passage_text=text, count=12, grade=4).questions
+
+
+def test_a_linking_verb_asks_for_the_colour_not_a_thing(lighthouse_set):
+    asked = {q.question: q.answer for q in lighthouse_set}
+    assert not any(q.startswith("What did the sky turn") for q in asked)
+    assert asked.get("What color did the sky turn one afternoon in August?") == "a dark, angry gray"
+
+
+def test_a_why_answer_says_what_the_character_knew(lighthouse_set):
+    asked = {q.question: q.answer for q in lighthouse_set}
+    assert asked.get("Why did Wren gasp?") == (
+        "the fishing boats from the village were still out at sea"
+    )
+
+
+def test_a_spoken_maxim_is_the_theme(nlp):
+    title, text = _shipped("lighthouse-keeper")
+    qs = generate_questions(passage_title=title, passage_text=text, count=1, grade=4,
+                            types=["theme"]).questions  # fmt: skip
+    assert [(q.type, q.answer) for q in qs] == [
+        ("theme", "Being brave doesn't mean you aren't scared")
+    ]
+    assert qs[0].answer in qs[0].evidence
+
+
+def test_a_cut_off_question_is_not_asked():
+    assert answer_problem("the king's son", "The king's son followed what the raven told him.",
+                          "Who followed what the raven told him and?") == "dangling_question"  # fmt: skip
+    assert answer_problem("Tobias", "Tobias lit the lamp.", "Who lit the lamp?") is None
+
+
+def test_only_people_think(nlp):
+    text = (
+        "The church was nearly finished. St. Lawrence thought ruefully about his prospects. "
+        "The youth was not lazy, and he climbed up the tree. The apples fell to the ground. "
+        "The giant laughed at the little man."
+    )
+    qs = generate_questions(passage_title="", passage_text=text, count=8, grade=5).questions
+    asked = [q.question for q in qs]
+    assert not any(q.startswith("What thought") or q.startswith("What was not") for q in asked)
