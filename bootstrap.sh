@@ -10,10 +10,24 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.readloom-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+# pip and the build backend are chatty even with --quiet (setuptools' notice on editable
+# installs, index locations a machine's pip config names): their output is kept in a log and
+# shown only when a step fails, so a clean install prints nothing.
+quiet_pip() {
+  local log
+  log=$(mktemp)
+  if ! .venv/bin/python -m pip install --quiet "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "bootstrap: pip install $* failed (output above)" >&2
+    exit 1
+  fi
+  rm -f "$log"
+}
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
+  quiet_pip --upgrade pip
   # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
-  .venv/bin/python -m pip install --quiet "torch==2.13.0"
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  quiet_pip "torch==2.13.0"
+  quiet_pip -e ".[dev]"
   echo "$want" > "$stamp"
 fi
