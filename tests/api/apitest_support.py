@@ -47,8 +47,17 @@ def fresh_postgres_database(admin_url: str) -> Iterator[str]:
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
+        # FORCE ends our own leftover connections; an autovacuum worker busy on the database
+        # (it runs as the superuser, whom we may not signal) is waited out, a bounded while
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for attempt in range(40):
+                try:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    break
+                except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+                    if attempt == 39:
+                        raise
+                    time.sleep(0.25)
 
 
 def free_port() -> int:
