@@ -125,6 +125,8 @@ class NameRecognizer(LocalRecognizer):
             return kin and cased
         if not _name_shaped(w.text, lex):
             return False
+        if lex.is_census_name(w.text) and cased and w.pos == "PROPN":
+            return True  # "Wilhelmina said hi": a Census given name, written as a name
         if strong:
             return True
         if kin:
@@ -197,7 +199,8 @@ class NameRecognizer(LocalRecognizer):
             ):
                 start = prev.start
         # above spaCy's 0.85, so Presidio keeps this result when both find the same span
-        return start, end, 0.86 if lex.is_name(first.text) else 0.7
+        known_first = lex.is_name(first.text) or (cased and lex.is_census_name(first.text))
+        return start, end, 0.86 if known_first else 0.7
 
     def _full_names(
         self, text: str, words: list[_Word], nlp_artifacts: NlpArtifacts | None
@@ -235,7 +238,8 @@ class NameRecognizer(LocalRecognizer):
             if any(p.casefold() in INSTITUTION for p in parts):
                 continue
             last = parts[-1]
-            if self.lex.is_word(last) and not self.lex.is_name(parts[0]):
+            known_first = self.lex.is_name(parts[0]) or self.lex.is_census_name(parts[0])
+            if self.lex.is_word(last) and not known_first:
                 continue  # "Spanish Class"; but "Amara Brown" (a known given name) stays
             if ARTICLE_BEFORE.search(text[:start]):
                 continue
