@@ -49,11 +49,20 @@ LIST_BEFORE = re.compile(r"(?:,|\band|&)\s*$", re.I)
 KIN_WORD = re.compile(KIN, re.I)
 LOCATIVE_BEFORE = re.compile(r"\b(?:in|near|live\s+at|lives\s+at)\s*$", re.I)
 ARTICLE_BEFORE = re.compile(r"\b(?:the|a|an)\s+$", re.I)
+NUMBER_BEFORE = re.compile(r"\d[\w.]*[,.]?\s+$")  # "Suite 907 Soloi Cyprus": an address
 # A Title-case run with one of these words names a place, a group or a thing, not a person.
 INSTITUTION = frozenset(
     "school elementary middle academy library museum park club team company inc street avenue"
     " road lake river mountain hospital church college university center centre store mall"
-    " restaurant zoo hotel airport station city county state island bridge".split()
+    " restaurant zoo hotel airport station city county state island bridge corp corporation"
+    " incorporated llc ltd software technologies technology solutions systems research global"
+    " group union news weekly times daily magazine lines creek cove coves rapids islands point"
+    " crossroad streets heights hills valley springs falls harbor harbour bay beach port fort"
+    " tales stories".split()
+)
+# ...and so does one that starts with a direction ("Southern Canada", "Upper Austria").
+DIRECTION = frozenset(
+    "north south east west northern southern eastern western upper lower central".split()
 )
 # spaCy entities that make a Title-case run "not a person": a place is redacted as LOCATION
 # anyway; dates, days, nationalities and events are not personal data.
@@ -208,9 +217,11 @@ class NameRecognizer(LocalRecognizer):
         """ "Wilhelmina Brackenbury walked her dog": two or three Title-case proper nouns in a
         row are a full name, even when neither is in the gazetteer and spaCy's small model
         tags nothing. Not when every word is an everyday word ("Good Morning"), when spaCy
-        calls the run a place ("New York", redacted as LOCATION anyway), a date or a
-        nationality, when it names an institution, when it ends in an everyday word after
-        an unknown first word ("Spanish Class"), or when an article precedes it ("The
+        tags any of the run as a place ("New York", redacted as LOCATION anyway) or an
+        organisation and it does not start with a known given name, when a word in it is a
+        date or nationality, when it names an institution or starts with a direction
+        ("Southern Canada"), when a number precedes it (an address line), when it ends in an everyday word after an unknown first word
+        ("Spanish Class"), or when an article precedes it ("The
         Lighthouse Keeper" is a thing; a passage's title is also allow-listed)."""
         ents = list(nlp_artifacts.entities) if nlp_artifacts is not None else []
         skip_tokens = {
@@ -237,16 +248,21 @@ class NameRecognizer(LocalRecognizer):
                 continue
             if any(p.casefold() in INSTITUTION for p in parts):
                 continue
-            last = parts[-1]
-            known_first = self.lex.is_name(parts[0]) or self.lex.is_census_name(parts[0])
-            if self.lex.is_word(last) and not known_first:
-                continue  # "Spanish Class"; but "Amara Brown" (a known given name) stays
-            if ARTICLE_BEFORE.search(text[:start]):
+            before = text[max(0, start - 40) : start]
+            if parts[0].casefold() in DIRECTION or ARTICLE_BEFORE.search(before):
                 continue
-            if any(
-                e.label_ in PLACE_LABELS and e.start_char <= start and end <= e.end_char
+            if NUMBER_BEFORE.search(before):
+                continue
+            known_first = self.lex.is_name(parts[0]) or self.lex.is_census_name(parts[0])
+            if self.lex.is_word(parts[-1]) and not known_first:
+                continue  # "Spanish Class"; but "Amara Brown" (a known given name) stays
+            # spaCy's place or organisation, unless it starts with a given name ("Wilhelmina
+            # Brackenbury" with "Brackenbury" read as an ORG is still a person)
+            tagged = any(
+                e.label_ in PLACE_LABELS | {"ORG"} and e.start_char < end and start < e.end_char
                 for e in ents
-            ):
+            )
+            if tagged and not known_first:
                 continue
             out.append((start, end, 0.75))
         return out
