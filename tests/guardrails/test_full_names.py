@@ -18,6 +18,9 @@ FOUND = [
     ("Ignatius Featherstonehaugh-Pryce lent me a pen.", "Ignatius Featherstonehaugh-Pryce"),
     ("Thaddeus O'Rourke is late again.", "Thaddeus O'Rourke"),
     ("at recess Wilhelmina Brown shared her snack", "Wilhelmina Brown"),
+    # a platform cue inside a word is no cue: "Ign" must not be left in clear
+    ("Ignatius is my lab partner.", "Ignatius"),
+    ("my reading buddy ezekiel helped me", "ezekiel"),
 ]
 
 # ordinary messages: nothing in them is personal data
@@ -30,6 +33,8 @@ PLAIN = [
     "Happy Birthday!",
     "We have Spanish Class today.",
     "I think the Magic Tree House books are fun.",
+    "the crystal was shiny and I liked it",
+    "We learned about Southern Canada in class.",
 ]
 
 
@@ -69,3 +74,14 @@ def test_census_names_count_only_when_written_as_names():
     assert lex.is_census_name("Wilhelmina") and not lex.is_name("Wilhelmina")
     # everyday words on the Census lists stay everyday words
     assert not lex.is_census_name("may") and not lex.is_census_name("see")
+
+
+def test_an_address_line_is_not_a_person(redactor):
+    text = "Send it to Suite 907 Soloi Cyprus please"
+    assert "PERSON" not in {f.entity_type for f in redactor.analyze(text)}
+
+
+def test_a_handle_after_a_platform_cue_is_still_found(redactor):
+    text = "my ig is coolcat99"
+    findings = {(f.entity_type, text[f.start : f.end]) for f in redactor.analyze(text)}
+    assert ("USERNAME", "coolcat99") in findings
