@@ -122,7 +122,9 @@ def username_recognizer(lex: Lexicon) -> RuleRecognizer:
             Rule(re.compile(r"(?<![\w@.])(?P<v>@[A-Za-z0-9_](?:[A-Za-z0-9_.]{1,29}))"), 0.85),
             Rule(
                 re.compile(
-                    rf"\b{PLATFORM}\s*(?:user\s*name|username|name|id|tag|handle|channel|account|acc)?"
+                    # the cue ends where the word does: "Ignatius" is not "ign" + "atius"
+                    rf"\b{PLATFORM}(?:\s*(?:user\s*name|username|name|id|tag|handle|channel|account"
+                    r"|acc)|(?![A-Za-z]))"
                     r"\s*(?:is|was|=|:|-|its|it's)?\s*(?:is\s+)?"
                     r"(?P<v>@?[A-Za-z0-9_][A-Za-z0-9_.#\-]{2,31})",
                     I,

@@ -3,6 +3,11 @@
 The gazetteer (``data/first_names.txt``) is written in-repo, never downloaded. Names that are
 also everyday words (Will, Hope, Grace, Summer...) are "ambiguous": the recognizers accept
 them only when written like a name or right after a cue such as "my friend".
+
+A second, wider list comes from the US Census 1990 given names that the ``names`` package
+(MIT) ships as files: about 4,000 more names ("Wilhelmina", "Ignatius"). Nobody curated it
+for children's typing, so a name only it knows counts only when written like a name (a
+Title-case proper noun), never in lowercase text.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ guy guys kid kids people everyone someone nobody somebody anybody tired confused
 done ready sure fine good great bad mad sad happy scared lonely hungry sleepy stuck lost
 new here there today tomorrow yesterday tonight now later also too really very just still
 minecraft roblox fortnite youtube tiktok instagram snapchat discord xbox ipad iphone
-student students id number username password email phone address zip room grade
+student students id number username password email phone address zip room grade info
 """.split()  # noqa: SIM905 - a word list reads better as prose
 
 
@@ -57,6 +62,12 @@ class Lexicon:
     names: frozenset[str]  # the gazetteer of given names
     words: frozenset[str]  # everyday English words (stop words included)
     stop: frozenset[str]  # function words: never a name, whatever the cue
+    census: frozenset[str] = frozenset()  # given names only the Census lists know
+
+    def is_census_name(self, word: str) -> bool:
+        """A Census given name that is neither in the gazetteer nor an everyday word."""
+        key = fold(word)
+        return key in self.census and key not in self.names and key not in self.words
 
     def is_name(self, word: str) -> bool:
         return fold(word) in self.names
@@ -82,6 +93,27 @@ def _easy_words() -> set[str]:
     return {w.strip().casefold() for w in path.read_text(encoding="utf-8").split() if w.strip()}
 
 
+# Census given names that are better known as places ("France was super fun to visit"):
+# left to spaCy, which redacts them as LOCATION. The curated gazetteer is not affected.
+_CENSUS_PLACES = frozenset(
+    "argentina cleveland columbus denver florida france houston india israel maryland nevada"
+    " orlando raleigh".split()
+)
+
+
+def census_given_names() -> set[str]:
+    """Given names from the ``names`` package's Census files (``NAME  freq  cum  rank``)."""
+    from importlib.resources import files
+
+    out: set[str] = set()
+    for fname in ("dist.female.first", "dist.male.first"):
+        for line in files("names").joinpath(fname).read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if parts and parts[0].isalpha():
+                out.add(fold(parts[0]))
+    return out - _CENSUS_PLACES
+
+
 @lru_cache(maxsize=4)
 def load_lexicon(path: Path = NAMES_FILE) -> Lexicon:
     from spacy.lang.en.stop_words import STOP_WORDS
@@ -93,4 +125,9 @@ def load_lexicon(path: Path = NAMES_FILE) -> Lexicon:
             names.add(fold(line))
     stop = {fold(w) for w in STOP_WORDS} | {"im", "ive", "id", "u", "ur", "ya", "yo"}
     words = _easy_words() | {fold(w) for w in _COMMON_EXTRA + _AMBIGUOUS_EXTRA} | stop
-    return Lexicon(names=frozenset(names), words=frozenset(words), stop=frozenset(stop))
+    return Lexicon(
+        names=frozenset(names),
+        words=frozenset(words),
+        stop=frozenset(stop),
+        census=frozenset(census_given_names()),
+    )

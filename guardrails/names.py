@@ -48,6 +48,26 @@ KIN_IS_CUE = re.compile(
 LIST_BEFORE = re.compile(r"(?:,|\band|&)\s*$", re.I)
 KIN_WORD = re.compile(KIN, re.I)
 LOCATIVE_BEFORE = re.compile(r"\b(?:in|near|live\s+at|lives\s+at)\s*$", re.I)
+ARTICLE_BEFORE = re.compile(r"\b(?:the|a|an)\s+$", re.I)
+NUMBER_BEFORE = re.compile(r"\d[\w.]*[,.]?\s+$")  # "Suite 907 Soloi Cyprus": an address
+# A Title-case run with one of these words names a place, a group or a thing, not a person.
+INSTITUTION = frozenset(
+    "school elementary middle academy library museum park club team company inc street avenue"
+    " road lake river mountain hospital church college university center centre store mall"
+    " restaurant zoo hotel airport station city county state island bridge corp corporation"
+    " incorporated llc ltd software technologies technology solutions systems research global"
+    " group union news weekly times daily magazine lines creek cove coves rapids islands point"
+    " crossroad streets heights hills valley springs falls harbor harbour bay beach port fort"
+    " tales stories".split()
+)
+# ...and so does one that starts with a direction ("Southern Canada", "Upper Austria").
+DIRECTION = frozenset(
+    "north south east west northern southern eastern western upper lower central".split()
+)
+# spaCy entities that make a Title-case run "not a person": a place is redacted as LOCATION
+# anyway; dates, days, nationalities and events are not personal data.
+PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+NOT_PERSON_LABELS = frozenset({"DATE", "TIME", "NORP", "EVENT", "LANGUAGE"})
 NOT_NAME_POS = frozenset({"VERB", "AUX", "ADP", "DET", "PRON", "CCONJ", "SCONJ", "PART", "NUM"})
 
 
@@ -77,6 +97,8 @@ class NameRecognizer(LocalRecognizer):
         accepted = [i for i in range(len(words)) if self._is_name(text, words, i, shouting)]
         accepted = self._coordinated(text, words, accepted, shouting)
         spans = [self._extend(text, words, i, shouting) for i in sorted(set(accepted))]
+        if not shouting:
+            spans += self._full_names(text, words, nlp_artifacts)
         spans = [s for s in spans if not LOCATIVE_BEFORE.search(text[: s[0]])]
         merged: list[tuple[int, int, float]] = []
         for start, end, score in sorted(spans):
@@ -112,6 +134,8 @@ class NameRecognizer(LocalRecognizer):
             return kin and cased
         if not _name_shaped(w.text, lex):
             return False
+        if lex.is_census_name(w.text) and cased and w.pos == "PROPN":
+            return True  # "Wilhelmina said hi": a Census given name, written as a name
         if strong:
             return True
         if kin:
@@ -184,7 +208,64 @@ class NameRecognizer(LocalRecognizer):
             ):
                 start = prev.start
         # above spaCy's 0.85, so Presidio keeps this result when both find the same span
-        return start, end, 0.86 if lex.is_name(first.text) else 0.7
+        known_first = lex.is_name(first.text) or (cased and lex.is_census_name(first.text))
+        return start, end, 0.86 if known_first else 0.7
+
+    def _full_names(
+        self, text: str, words: list[_Word], nlp_artifacts: NlpArtifacts | None
+    ) -> list[tuple[int, int, float]]:
+        """ "Wilhelmina Brackenbury walked her dog": two or three Title-case proper nouns in a
+        row are a full name, even when neither is in the gazetteer and spaCy's small model
+        tags nothing. Not when every word is an everyday word ("Good Morning"), when spaCy
+        tags any of the run as a place ("New York", redacted as LOCATION anyway) or an
+        organisation and it does not start with a known given name, when a word in it is a
+        date or nationality, when it names an institution or starts with a direction
+        ("Southern Canada"), when a number precedes it (an address line), when it ends in an everyday word after an unknown first word
+        ("Spanish Class"), or when an article precedes it ("The
+        Lighthouse Keeper" is a thing; a passage's title is also allow-listed)."""
+        ents = list(nlp_artifacts.entities) if nlp_artifacts is not None else []
+        skip_tokens = {
+            i
+            for i, w in enumerate(words)
+            for e in ents
+            if e.label_ in NOT_PERSON_LABELS and e.start_char <= w.start < e.end_char
+        }
+        runs: list[list[int]] = []
+        for i, w in enumerate(words):
+            if not (_title_case(w.text) and w.pos == "PROPN") or i in skip_tokens:
+                continue
+            if runs and runs[-1][-1] == i - 1 and text[words[i - 1].end : w.start] == " ":
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        out = []
+        for run in runs:
+            if not 2 <= len(run) <= 3:
+                continue
+            start, end = words[run[0]].start, words[run[-1]].end
+            parts = [words[i].text for i in run]
+            if all(self.lex.is_word(p) or self.lex.is_stop(p) for p in parts):
+                continue
+            if any(p.casefold() in INSTITUTION for p in parts):
+                continue
+            before = text[max(0, start - 40) : start]
+            if parts[0].casefold() in DIRECTION or ARTICLE_BEFORE.search(before):
+                continue
+            if NUMBER_BEFORE.search(before):
+                continue
+            known_first = self.lex.is_name(parts[0]) or self.lex.is_census_name(parts[0])
+            if self.lex.is_word(parts[-1]) and not known_first:
+                continue  # "Spanish Class"; but "Amara Brown" (a known given name) stays
+            # spaCy's place or organisation, unless it starts with a given name ("Wilhelmina
+            # Brackenbury" with "Brackenbury" read as an ORG is still a person)
+            tagged = any(
+                e.label_ in PLACE_LABELS | {"ORG"} and e.start_char < end and start < e.end_char
+                for e in ents
+            )
+            if tagged and not known_first:
+                continue
+            out.append((start, end, 0.75))
+        return out
 
     @staticmethod
     def _words(text: str, nlp_artifacts: NlpArtifacts | None) -> list[_Word]:
@@ -201,6 +282,11 @@ class NameRecognizer(LocalRecognizer):
 def _name_shaped(word: str, lex: Lexicon) -> bool:
     """Could be a name nobody listed: not an everyday word, not a function word."""
     return len(word) >= 2 and not lex.is_word(word) and not lex.is_stop(word)
+
+
+def _title_case(word: str) -> bool:
+    """ "Brackenbury", "O'Connor-Smith", "McAdams": a capital first, lowercase after."""
+    return word[:1].isupper() and any(c.islower() for c in word[1:])
 
 
 def _is_shouting(text: str) -> bool:

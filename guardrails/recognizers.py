@@ -26,7 +26,10 @@ KIN = (
     r"|lola|lolo|stepdad|stepmom|stepbrother|stepsister|neighbou?rs?|classmates?|partner"
     r"|crush|girlfriend|boyfriend|babysitter|nanny|bestfriend|bestfriends|twins?)"
 )
-KIN_ADJ = r"(?:(?:best|little|lil|big|older|younger|baby|twin|step|new|other|good|old)\s+)*"
+KIN_ADJ = (
+    r"(?:(?:best|little|lil|big|older|younger|baby|twin|step|new|other|good|old"
+    r"|lab|reading|science|math|study|project|group|table|desk|seat|class)\s+)*"
+)  # "my lab partner", "my reading buddy"
 
 
 def _result(entity: str, start: int, end: int, score: float, rec: LocalRecognizer):
