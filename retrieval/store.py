@@ -351,6 +351,15 @@ class PassageStore:
 
     # --- reading --------------------------------------------------------------------
 
+    def close(self) -> None:
+        """Release the Chroma client and the catalogue's engine (a CLI run that ends with
+        ``os._exit`` closes them here instead of in the interpreter's teardown)."""
+        if self.catalogue is not None:
+            self.catalogue.close()
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+
     def get(self, passage_id: str) -> Passage:
         return self.record(passage_id).passage
 
