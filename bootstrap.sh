@@ -17,3 +17,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install --quiet -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+# The shipped passages' sentence vectors, once per installation (no personal data).
+.venv/bin/readloom warm-up

@@ -174,6 +174,18 @@ def passages(grade: int | None, fmt: str) -> None:
         click.echo(f"{e.passage_id:32} grade {e.grade}  {e.genre:13} {e.title}")
 
 
+@main.command("warm-up")
+@_clean_errors
+def warm_up() -> None:
+    """Embed the shipped passages once for this installation (bootstrap.sh runs it), so a
+    first start in a new home loads no embedding model. Holds no personal data."""
+    from readloom.retrieval.corpus_vectors import warm_up as fill
+
+    settings = get_settings()
+    rows = fill(settings)
+    click.echo(f"{rows} shipped sentence vectors in {settings.corpus_vectors_path}")
+
+
 # --- questions ------------------------------------------------------------------------
 
 
