@@ -61,12 +61,14 @@ def test_argument_and_lookup_errors_come_before_any_model(args, message) -> None
     assert message in output
 
 
-def test_a_warm_questions_run_loads_no_torch_and_gives_the_same_questions() -> None:
+def test_a_warm_questions_run_loads_no_torch_and_gives_the_same_questions(tmp_path) -> None:
     """The second run on a home reads its passage's sentence vectors from the home's cache
-    (retrieval.vector_cache): no torch, transformers or nltk, and the same output."""
+    (retrieval.vector_cache): no torch, transformers or nltk, and the same output. (No
+    installation file of shipped vectors here: that is tests/retrieval/test_corpus_vectors.)"""
     heavy = ("torch", "transformers", "sentence_transformers", "nltk")
     script = SCRIPT.replace("%r", repr(heavy))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    missing = tmp_path / "not-warmed-up.sqlite"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "READLOOM_CORPUS_VECTORS_PATH": str(missing)}
     args = ["questions", "--passage-id", "kofi-and-the-big-puddle", "--count", "3"]
     outs = []
     for _ in range(2):
