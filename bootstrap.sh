@@ -31,3 +31,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   quiet_pip -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+# The shipped passages' sentence vectors, once per installation (no personal data).
+.venv/bin/readloom warm-up

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from readloom import fast_exit
 from readloom.errors import ReadloomError
 from readloom.settings import configure_offline_environment, get_settings
 
@@ -37,7 +38,19 @@ def _clean_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Readloom(click.Group):
+    """The console script's group: a command that called ``fast_exit.allow()`` ends without
+    the interpreter's teardown. Only ``__call__`` (the entry point) does this; ``main``, which
+    tests call through click's runner, exits as usual."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.main(*args, **kwargs)
+        except SystemExit as exc:
+            fast_exit.finish(exc.code)
+
+
+@click.group(cls=_Readloom, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="readloom")
 def main() -> None:
     """readloom: a reading-comprehension tutor and question generator for K-12.
@@ -55,7 +68,10 @@ def main() -> None:
 def _app():
     from readloom.service import Readloom
 
-    return Readloom(get_settings())
+    app = Readloom(get_settings())
+    fast_exit.on_close(app.close_stores)
+    fast_exit.allow()
+    return app
 
 
 def _checked_passage_options(*, required: bool) -> Callable[..., Any]:
@@ -119,6 +135,8 @@ def ingest(paths: tuple[Path, ...], fmt: str) -> None:
     from readloom.service import build_services
 
     store = build_services(get_settings()).store
+    fast_exit.on_close(store.close)
+    fast_exit.allow()
     report = store.ingest_paths(list(paths), progress=fmt == "text")
     if fmt == "json":
         click.echo(report.model_dump_json())
@@ -154,6 +172,18 @@ def passages(grade: int | None, fmt: str) -> None:
         return
     for e in items:
         click.echo(f"{e.passage_id:32} grade {e.grade}  {e.genre:13} {e.title}")
+
+
+@main.command("warm-up")
+@_clean_errors
+def warm_up() -> None:
+    """Embed the shipped passages once for this installation (bootstrap.sh runs it), so a
+    first start in a new home loads no embedding model. Holds no personal data."""
+    from readloom.retrieval.corpus_vectors import warm_up as fill
+
+    settings = get_settings()
+    rows = fill(settings)
+    click.echo(f"{rows} shipped sentence vectors in {settings.corpus_vectors_path}")
 
 
 # --- questions ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ call ``get_settings()`` (cached; tests clear it with ``get_settings.cache_clear(
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -85,6 +86,12 @@ class Settings(BaseSettings):
         description="Folder of public datasets used by evals and benchmarks (never shipped).",
     )
     corpus_path: Path = PACKAGE_DATA / "passages"
+    corpus_vectors_path: Path = Field(
+        default_factory=lambda: Path(sys.prefix) / "share" / "readloom" / "corpus-vectors.sqlite",
+        description="The shipped corpus's sentence vectors, computed once per installation by "
+        "`readloom warm-up` (bootstrap.sh runs it): shared by every user, read-only at run "
+        "time, and holding vectors of the shipped passages only.",
+    )
     skills_path: Path = PACKAGE_DATA / "skills.yaml"
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is SQLite under home."

@@ -95,6 +95,15 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
+def shutdown_pool() -> None:
+    """Let the guard workers finish and end (before a CLI run's ``os._exit``)."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 class TimedGuard:
     """Runs a guard with a deadline. An exception or a timeout is a denial, never a pass.
 

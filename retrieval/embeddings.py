@@ -116,18 +116,22 @@ _caches: dict[Path, VectorCache] = {}
 def embed_sentences(texts: list[str]) -> np.ndarray:
     """``embed`` for sentences of a passage: vectors are kept on disk under the home
     (``retrieval.vector_cache``), so a passage read again loads neither torch nor the
-    model. Not for a child's message: only passage text goes through here."""
+    model. Not for a child's message: only passage text goes through here. The home's
+    file is private; the installation's (``corpus_vectors``) is only read."""
     if not texts:
         return embed(texts)
+    from readloom.retrieval.corpus_vectors import embed_known_first
     from readloom.retrieval.vector_cache import VectorCache
     from readloom.settings import get_settings
 
-    path = get_settings().home / "cache" / "sentence-vectors.sqlite"
+    settings = get_settings()
+    path = settings.home / "cache" / "sentence-vectors.sqlite"
     with _lock:
         cache = _caches.get(path)
         if cache is None:
             cache = _caches[path] = VectorCache(path, model=MODEL_NAME, dimensions=DIMENSIONS)
-    return cache.embed(texts, embed)
+    # A shipped sentence the installation's file holds is read from it, not embedded.
+    return cache.embed(texts, lambda rest: embed_known_first(rest, settings))
 
 
 @register_embedding_function

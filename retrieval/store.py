@@ -330,14 +330,16 @@ class PassageStore:
         finally:
             bar.close()
 
-    @staticmethod
-    def _prepare(passages: list[Passage]) -> list[_Prepared]:
-        """Chunk, embed and grade passages: the CPU-heavy part of ingest, lock-free."""
-        from readloom.retrieval.embeddings import embed
+    def _prepare(self, passages: list[Passage]) -> list[_Prepared]:
+        """Chunk, embed and grade passages: the CPU-heavy part of ingest, lock-free. The
+        shipped passages' vectors come from the installation's file when it was warmed up
+        (``retrieval.corpus_vectors``); it is only read here."""
+        from readloom.retrieval.corpus_vectors import embed_known_first
         from readloom.retrieval.readability import estimate_grade
 
         plans = [chunking.plan(passage.text) for passage in passages]
-        vectors = iter(embed([text for plan in plans for text in plan.texts()]))
+        texts = [text for plan in plans for text in plan.texts()]
+        vectors = iter(embed_known_first(texts, self.settings))
         out = []
         for passage, plan in zip(passages, plans, strict=True):
             vecs = np.stack([next(vectors) for _ in plan.sentences])
@@ -406,6 +408,15 @@ class PassageStore:
             return 1000
 
     # --- reading --------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the Chroma client and the catalogue's engine (a CLI run that ends with
+        ``os._exit`` closes them here instead of in the interpreter's teardown)."""
+        if self.catalogue is not None:
+            self.catalogue.close()
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
 
     def get(self, passage_id: str, *, opened: bool = True) -> Passage:
         return self.record(passage_id, opened=opened).passage

@@ -29,12 +29,20 @@ def digest(model: str, text: str) -> bytes:
 class VectorCache:
     """``cache.embed(texts, embed_fn)``: cached rows read back, the rest embedded and kept."""
 
-    def __init__(self, path: Path, *, model: str, dimensions: int, max_rows: int = MAX_ROWS):
+    def __init__(
+        self, path: Path, *, model: str, dimensions: int, max_rows: int = MAX_ROWS,
+        readonly: bool = False,
+    ):  # fmt: skip
+        """``readonly`` opens an existing file for lookups only (``put`` is refused)."""
         self.path, self.model, self.dimensions, self.max_rows = path, model, dimensions, max_rows
+        self.readonly = readonly
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
     def _db(self) -> sqlite3.Connection:
+        if self._conn is None and self.readonly:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, timeout=5, check_same_thread=False)
         if self._conn is None:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
@@ -62,6 +70,8 @@ class VectorCache:
         return {i: found[k] for i, k in enumerate(keys) if k in found}
 
     def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        if self.readonly:
+            raise sqlite3.OperationalError("this vector cache is read-only")
         rows = [
             (digest(self.model, t), np.ascontiguousarray(v, dtype=np.float32).tobytes())
             for t, v in zip(texts, vectors, strict=True)

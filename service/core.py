@@ -181,6 +181,11 @@ class Readloom:
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
 
+    def close_stores(self) -> None:
+        """Release Chroma and the catalogue engine, if built (a CLI run's fast exit)."""
+        if self._services is not None:
+            self._services.store.close()
+
     # --- tutoring -------------------------------------------------------------------
 
     async def tutor_turn(

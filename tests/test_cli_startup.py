@@ -61,12 +61,14 @@ def test_argument_and_lookup_errors_come_before_any_model(args, message) -> None
     assert message in output
 
 
-def test_a_warm_questions_run_loads_no_torch_and_gives_the_same_questions() -> None:
+def test_a_warm_questions_run_loads_no_torch_and_gives_the_same_questions(tmp_path) -> None:
     """The second run on a home reads its passage's sentence vectors from the home's cache
-    (retrieval.vector_cache): no torch, transformers or nltk, and the same output."""
+    (retrieval.vector_cache): no torch, transformers or nltk, and the same output. (No
+    installation file of shipped vectors here: that is tests/retrieval/test_corpus_vectors.)"""
     heavy = ("torch", "transformers", "sentence_transformers", "nltk")
     script = SCRIPT.replace("%r", repr(heavy))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    missing = tmp_path / "not-warmed-up.sqlite"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "READLOOM_CORPUS_VECTORS_PATH": str(missing)}
     args = ["questions", "--passage-id", "kofi-and-the-big-puddle", "--count", "3"]
     outs = []
     for _ in range(2):
@@ -79,3 +81,62 @@ def test_a_warm_questions_run_loads_no_torch_and_gives_the_same_questions() -> N
     assert cold["code"] == 0 and "torch" in cold["heavy"], cold  # the first run embeds
     assert warm == {"code": 0, "heavy": []}, warm_text[-2000:]
     assert warm_text == cold_text and "Evidence:" in warm_text
+
+
+ENTRY = """
+import sys
+
+class Teardown:
+    def __del__(self):
+        sys.stderr.write("interpreter teardown ran\\n")
+
+_witness = Teardown()
+from readloom.cli import main
+main()
+"""
+
+PASSAGE = """---
+passage_id: the-red-kite
+title: The Red Kite
+grade: 3
+genre: fiction
+topics: [wind, friendship]
+characters: [Ada]
+---
+Ada made a red kite from paper and sticks. She ran up the hill when the wind blew hard.
+The kite rose above the trees, and Ada laughed. Then the string snapped and the kite
+flew away. Ada felt sad, but her friend Ben helped her build a new one the next day.
+"""
+
+
+def test_a_fast_exit_loses_nothing_written(tmp_path) -> None:
+    """``ingest`` and ``questions`` end with ``os._exit`` through the console entry point
+    (no interpreter teardown), yet the passage's rows and vectors are on disk for the next
+    process and the output is the same, line for line, as with the ordinary exit."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    (tmp_path / "kite.md").write_text(PASSAGE, encoding="utf-8")
+
+    def entry(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", ENTRY, *args],
+            env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+
+    ingested = entry("ingest", str(tmp_path / "kite.md"))
+    assert ingested.returncode == 0, ingested.stderr[-2000:]
+    assert ingested.stdout == "added 1, updated 0, skipped 0 passage(s)\n"
+    assert "interpreter teardown ran" not in ingested.stderr  # the fast exit was taken
+
+    args = ("questions", "--passage-id", "the-red-kite", "--count", "3")
+    fast = entry(*args)  # the catalogue row and the Chroma vectors came through
+    assert fast.returncode == 0, fast.stderr[-2000:]
+    assert "interpreter teardown ran" not in fast.stderr
+    slow = subprocess.run(
+        [sys.executable, "-c", SCRIPT % (HEAVY,), *args],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert fast.stdout == slow.stdout and "Ada" in fast.stdout and "Evidence:" in fast.stdout
+
+    missing = entry("questions", "--passage-id", "no-such-passage")
+    assert missing.returncode == 2 and "no passage with id" in missing.stderr
+    assert "interpreter teardown ran" in missing.stderr  # no model loaded: the ordinary exit

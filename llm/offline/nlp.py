@@ -103,6 +103,8 @@ def get_nlp(model: str = DEFAULT_MODEL) -> Language:
 
 
 _BREAKS_COMPONENT = "readloom_paragraph_breaks"
+# What Presidio's engine skips on this shared pipeline (guardrails.pii): it reads no parses.
+PII_SKIPS = ("parser", _BREAKS_COMPONENT)
 
 
 @Language.component(_BREAKS_COMPONENT)
