@@ -31,5 +31,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   quiet_pip -e ".[dev]"
   echo "$want" > "$stamp"
 fi
-# The shipped passages' sentence vectors, once per installation (no personal data).
-.venv/bin/readloom warm-up
+# The shipped passages' sentence vectors, once per installation (no personal data), again
+# only when the installation or the shipped passages changed.
+corpus=$(cat pyproject.toml data/passages/* | sha256sum | cut -d' ' -f1)
+vstamp=.venv/.readloom-corpus-vectors
+if [ "$(cat "$vstamp" 2>/dev/null)" != "$corpus" ]; then
+  .venv/bin/readloom warm-up >/dev/null
+  echo "$corpus" > "$vstamp"
+fi
