@@ -47,6 +47,7 @@ KIN_IS_CUE = re.compile(
 )
 LIST_BEFORE = re.compile(r"(?:,|\band|&)\s*$", re.I)
 KIN_WORD = re.compile(KIN, re.I)
+CUE_WINDOW = 160  # characters: the longest cue ("my older twin cousin's name is") fits many times
 LOCATIVE_BEFORE = re.compile(r"\b(?:in|near|live\s+at|lives\s+at)\s*$", re.I)
 ARTICLE_BEFORE = re.compile(r"\b(?:the|a|an)\s+$", re.I)
 NUMBER_BEFORE = re.compile(r"\d[\w.]*[,.]?\s+$")  # "Suite 907 Soloi Cyprus": an address
@@ -99,7 +100,7 @@ class NameRecognizer(LocalRecognizer):
         spans = [self._extend(text, words, i, shouting) for i in sorted(set(accepted))]
         if not shouting:
             spans += self._full_names(text, words, nlp_artifacts)
-        spans = [s for s in spans if not LOCATIVE_BEFORE.search(text[: s[0]])]
+        spans = [s for s in spans if not LOCATIVE_BEFORE.search(_before(text, s[0]))]
         merged: list[tuple[int, int, float]] = []
         for start, end, score in sorted(spans):
             if merged and start <= merged[-1][1]:
@@ -115,8 +116,8 @@ class NameRecognizer(LocalRecognizer):
         w = words[i]
         lex = self.lex
         cased = w.text[0].isupper() and not shouting
-        before = text[: w.start]
-        after = text[w.end :]
+        before = _before(text, w.start)
+        after = text[w.end : w.end + CUE_WINDOW]
         strong = STRONG_CUE.search(before) is not None
         kin_after = KIN_AFTER.match(after) is not None  # "X is my cousin": X is a person
         kin = KIN_CUE.search(before) is not None or kin_after
@@ -294,6 +295,20 @@ def _is_shouting(text: str) -> bool:
     return len(letters) >= 4 and sum(c.isupper() for c in letters) / len(letters) > 0.8
 
 
+def _before(text: str, pos: int) -> str:
+    """The words just before ``pos``, where every cue pattern (anchored at ``$``) looks. A
+    bounded window, not the whole prefix: searching the prefix for each word made a long
+    passage quadratic (90 KB took 80 s). The window starts after a space, so ``\b`` at its
+    edge never sees half a word."""
+    start = pos - CUE_WINDOW
+    if start <= 0:
+        return text[:pos]
+    cut = text.find(" ", start, pos)
+    return text[cut + 1 if cut >= 0 else pos : pos]
+
+
 def _sentence_start(text: str, pos: int) -> bool:
-    head = text[:pos].rstrip()
+    head = text[max(0, pos - CUE_WINDOW) : pos].rstrip()
+    if not head and pos > CUE_WINDOW:
+        head = text[:pos].rstrip()
     return not head or head[-1] in ".!?\n:;"
