@@ -172,7 +172,7 @@ def create_app(
             ),
             leases=open_leases(settings),
         )
-        rt.outbox = OutboxWorker(db, config, url_policy(settings))
+        rt.outbox = OutboxWorker(db, config, rt.leases, url_policy(settings))
         app.state.runtime = rt
         stack = AsyncExitStack()  # what the loader opens: checkpointer, service
         await rt.outbox.start()

@@ -24,7 +24,14 @@ def register(group: click.Group) -> None:
 @click.option("--demo", is_flag=True, help="Local demo tenant with a teacher, a student and pages.")
 def serve(host: str, port: int, log_level: str, demo: bool) -> None:
     """Run the HTTP API and the student/teacher pages (migrations run at start)."""
-    sock = _listen(host, port)  # first: a taken port is said at once, before any loading
+    from readloom.api.supervise import inherited_socket, serve_command, supervise
+
+    sock = inherited_socket()
+    if sock is None:
+        sock = _listen(host, port)  # first: a taken port is said at once, before any loading
+        args = ["serve", "--host", host, "--port", str(port), "--log-level", log_level]
+        command = serve_command([*args, "--demo"] if demo else args)
+        raise SystemExit(supervise(command, sock, _grace_s()))
     import uvicorn
 
     from readloom.api.app import create_app
@@ -51,6 +58,10 @@ def serve(host: str, port: int, log_level: str, demo: bool) -> None:
     )  # fmt: skip
     GracefulServer(config, grace_s=settings.shutdown_grace_s, on_drain=drain).run([sock])
     exit_process(0)
+
+
+def _grace_s() -> float:
+    return get_settings().shutdown_grace_s
 
 
 def _listen(host: str, port: int) -> socket.socket:

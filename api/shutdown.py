@@ -10,8 +10,10 @@ interpreter's exit (threads, ``atexit`` hooks), and a second SIGTERM does nothin
   once. The watchdog fires ``WATCHDOG_SLACK_S`` after the grace period: it logs what still
   runs (threads and asyncio tasks, by name and place, never data) and ends the process.
   Exiting there is safe because nothing is acknowledged before it is durably committed
-  (see ``storage/db.py``), the same guarantee that makes ``kill -9`` safe.
-- ``Deadline`` and ``bounded``: each shutdown step (jobs, outbox, heartbeat, stores,
+  (see ``storage/db.py``), the same guarantee that makes ``kill -9`` safe. This watchdog
+  is a Python thread, so a C call holding the interpreter lock can delay it; the bound
+  itself is kept from outside, by the supervisor (``api/supervise.py``).
+- ``Deadline`` and ``bounded``: each shutdown step (jobs, outbox, leases, stores,
   pools) gets what is left of ``CLEANUP_BUDGET_S``, and one step that hangs is logged and
   left behind instead of holding every later one.
 

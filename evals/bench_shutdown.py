@@ -61,7 +61,7 @@ def one_run(
         with log_path.open("rb") as f:
             f.seek(offset)
             log = f.read().decode(errors="replace")
-        problems = check_consistent(mix)
+        problems = check_consistent(mix, clean="shutdown_overdue" not in log)
     return {
         "before": before, "during": during, "pause_s": round(pause, 2), "signal": sig.name,
         "exit_s": None if took is None else round(took, 2),

@@ -135,17 +135,19 @@ class QuestionJobRunner:
     async def _run(self, job_id: str) -> None:
         key = _key(job_id)
         try:
-            started = await self._start(job_id)
-            if started is None:
-                return
-            request, tenant = started
             try:
+                started = await self._start(job_id)
+                if started is None:
+                    return
+                request, tenant = started
                 outcome = await self._attempt(job_id, request, tenant)
+                if outcome is not None:
+                    await self._finish(job_id, key, tenant, *outcome)
             except asyncio.CancelledError:
+                # Cut short anywhere (even while ``running`` was being committed, or the
+                # outcome was): back to ``queued`` if it is still ``running``.
                 await asyncio.shield(self._requeue(job_id, refund=True))
                 raise
-            if outcome is not None:
-                await self._finish(job_id, key, tenant, *outcome)
         finally:
             await asyncio.shield(self.leases.release(key))
 

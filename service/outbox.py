@@ -27,13 +27,14 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from readloom.api.config import ApiConfig
 from readloom.service.urlsafety import IPAddress, UnsafeUrl, UrlPolicy, check_url
 from readloom.settings import Settings
 from readloom.storage.db import Database
+from readloom.storage.leases import Leases
 from readloom.storage.models import Webhook, WebhookDelivery, new_id, utcnow
 
 log = logging.getLogger("readloom.service.outbox")
@@ -47,7 +48,6 @@ EVENT_TYPES = (
     "session.created",
     "xapi.statement",
 )
-LEASE_S = 60
 MAX_ADDRESSES = 4  # approved addresses tried in turn when a connection is refused
 
 
@@ -126,11 +126,18 @@ async def enqueue(
 
 
 class OutboxWorker:
-    """One asyncio task per server; rows are leased, so several workers can share a DB."""
+    """One asyncio task per server. A delivery is claimed with a lease
+    (``storage/leases.py``), which dies with its process: a worker that stops, cleanly or
+    killed, gives back what it had claimed at once, still ``pending`` (a partner may get
+    one twice, never zero times; ``webhook-id`` lets it tell). Several workers can share a
+    database."""
 
-    def __init__(self, db: Database, config: ApiConfig, policy: UrlPolicy | None = None):
+    def __init__(
+        self, db: Database, config: ApiConfig, leases: Leases, policy: UrlPolicy | None = None
+    ):
         self.db = db
         self.config = config
+        self.leases = leases
         self.policy = policy or UrlPolicy()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -151,20 +158,14 @@ class OutboxWorker:
         self._task = asyncio.create_task(self._run(), name="readloom-outbox")
 
     async def stop(self) -> None:
-        """Stop the worker, then free the deliveries it had claimed but not recorded: the
-        next worker sends them at once instead of after the lease (a partner may get one
-        twice, never zero times; ``webhook-id`` lets it tell)."""
+        """Stop the worker, then give back the deliveries it had claimed but not recorded
+        (their rows were never changed: only the lease is released, nothing to write)."""
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if self._leased:
-            leased, self._leased = list(self._leased), set()
-            async with self.db.writer() as s:
-                await s.execute(
-                    update(WebhookDelivery)
-                    .where(WebhookDelivery.id.in_(leased), WebhookDelivery.status == "pending")
-                    .values(locked_until=None)
-                )
+        leased, self._leased = list(self._leased), set()
+        for delivery_id in leased:
+            await self.leases.release(_key(delivery_id))
         if self._client:
             await self._client.aclose()
 
@@ -185,50 +186,53 @@ class OutboxWorker:
 
     async def drain_once(self, batch: int = 20) -> int:
         """Deliver what is due; returns the number of attempts made."""
-        now = utcnow()
-        async with self.db.writer() as s:
-            rows = (
+        async with self.db.reader() as s:
+            ids = list(
                 (
                     await s.execute(
-                        select(WebhookDelivery, Webhook)
-                        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-                        .where(
-                            WebhookDelivery.status == "pending",
-                            WebhookDelivery.next_attempt_at <= now,
-                            or_(
-                                WebhookDelivery.locked_until.is_(None),
-                                WebhookDelivery.locked_until < now,
-                            ),
-                        )
+                        select(WebhookDelivery.id)
+                        .where(*_due(utcnow()))
                         .order_by(WebhookDelivery.next_attempt_at)
                         .limit(batch)
                     )
-                )
-                .tuples()
-                .all()
+                ).scalars()
             )
-            claimed = []
-            for delivery, hook in rows:
-                res = await s.execute(
-                    update(WebhookDelivery)
-                    .where(
-                        WebhookDelivery.id == delivery.id,
-                        WebhookDelivery.status == "pending",
-                        or_(
-                            WebhookDelivery.locked_until.is_(None),
-                            WebhookDelivery.locked_until < now,
-                        ),
+        claimed = []
+        for delivery_id in ids:
+            if delivery_id in self._leased or not await self.leases.try_acquire(_key(delivery_id)):
+                continue  # ours already, or another worker's
+            self._leased.add(delivery_id)
+            # Read again under the lease: a worker that had it may have recorded it since.
+            async with self.db.reader() as s:
+                row = (
+                    await s.execute(
+                        select(WebhookDelivery, Webhook)
+                        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+                        .where(WebhookDelivery.id == delivery_id, *_due(utcnow()))
                     )
-                    .values(locked_until=now + timedelta(seconds=LEASE_S))
-                )
-                if res.rowcount:  # type: ignore[attr-defined]
-                    claimed.append((delivery.id, delivery.payload, delivery.attempts, hook))
-            self._leased.update(c[0] for c in claimed)
+                ).first()
+            if row is None:
+                self._leased.discard(delivery_id)
+                await self.leases.release(_key(delivery_id))
+                continue
+            delivery, hook = row
+            claimed.append((delivery.id, delivery.payload, delivery.attempts, hook))
         if claimed:
             await asyncio.gather(*(self._deliver(*c) for c in claimed))
         return len(claimed)
 
     async def _deliver(
+        self, delivery_id: str, payload: dict[str, Any], attempts: int, hook: Webhook
+    ) -> None:
+        """One attempt under the lease, which is given back however it ends (recorded,
+        failed to record, or cut short by a stop: the row is then still ``pending``)."""
+        try:
+            await self._attempt(delivery_id, payload, attempts, hook)
+        finally:
+            self._leased.discard(delivery_id)
+            await asyncio.shield(self.leases.release(_key(delivery_id)))
+
+    async def _attempt(
         self, delivery_id: str, payload: dict[str, Any], attempts: int, hook: Webhook
     ) -> None:
         assert self._client is not None
@@ -262,7 +266,6 @@ class OutboxWorker:
             "attempts": attempts,
             "last_status_code": status,
             "last_error": error,
-            "locked_until": None,
         }
         if ok:
             values.update(status="delivered", delivered_at=utcnow())
@@ -274,7 +277,6 @@ class OutboxWorker:
             await s.execute(
                 update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values)
             )
-        self._leased.discard(delivery_id)
         log.info(
             "webhook_attempt delivery=%s attempts=%d ok=%s status=%s error=%s",
             delivery_id, attempts, ok, status, error,
@@ -316,3 +318,12 @@ def pinned_request(
         headers={**headers, "host": u.netloc.decode("ascii")},
         extensions={"sni_hostname": u.raw_host.decode("ascii")},
     )
+
+
+def _key(delivery_id: str) -> str:
+    return f"webhook-delivery:{delivery_id}"
+
+
+def _due(now: Any) -> tuple[Any, ...]:
+    """Pending and due (``locked_until``, the old time-based claim, is no longer used)."""
+    return (WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)

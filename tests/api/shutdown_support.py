@@ -414,25 +414,35 @@ def run_in_flight(mix: Mix, names: list[str]) -> list[threading.Thread]:
     return threads
 
 
-def check_consistent(mix: Mix) -> list[str]:
-    """What is wrong with the database after the stop (empty: nothing)."""
-    return asyncio.run(_check(mix))
+def check_consistent(mix: Mix, *, clean: bool = True) -> list[str]:
+    """What is wrong with the database after the stop (empty: nothing). ``clean``: the
+    server finished its own shutdown (no watchdog), so it also put back what it held."""
+    return asyncio.run(_check(mix, clean=clean))
 
 
-async def _check(mix: Mix) -> list[str]:
+async def _check(mix: Mix, *, clean: bool) -> list[str]:
     from sqlalchemy import select
 
+    from readloom.storage.leases import open_leases
     from readloom.storage.models import (
         IdempotencyRecord,
         Message,
         QuestionJob,
         TutoringSession,
         WebhookDelivery,
-        utcnow,
     )
 
     problems: list[str] = []
     db = Database(mix.settings)
+    leases = open_leases(mix.settings)
+
+    async def still_leased(key: str) -> bool:
+        """The stopped server's leases died with it: each is free for the taking."""
+        if not await leases.try_acquire(key):
+            return True
+        await leases.release(key)
+        return False
+
     try:
         async with db.reader() as s:
             jobs = {j.id: j for j in (await s.execute(select(QuestionJob))).scalars()}
@@ -444,12 +454,19 @@ async def _check(mix: Mix) -> list[str]:
                     problems.append(f"job {jid} succeeded without a result")
                 elif job.status not in ("queued", "running", "succeeded", "failed"):
                     problems.append(f"job {jid} in state {job.status}")
+                elif job.status == "running" and clean:
+                    problems.append(f"job {jid} left running by a clean stop (not requeued)")
+            for job in jobs.values():
+                if job.status in ("queued", "running") and await still_leased(
+                    f"question-job:{job.id}"
+                ):
+                    problems.append(f"job {job.id} still leased by a stopped server")
             deliveries = list((await s.execute(select(WebhookDelivery))).scalars())
             received = set(mix.receiver.received)
             for d in deliveries:
                 if d.status == "delivered" and d.id not in received:
                     problems.append(f"delivery {d.id} marked delivered, never received")
-                if d.status == "pending" and d.locked_until and d.locked_until > utcnow():
+                if d.status == "pending" and await still_leased(f"webhook-delivery:{d.id}"):
                     problems.append(f"delivery {d.id} still leased by a stopped server")
             n_sessions = len(list((await s.execute(select(TutoringSession.id))).scalars()))
             if n_sessions == 0:
@@ -461,7 +478,12 @@ async def _check(mix: Mix) -> list[str]:
             for r in (await s.execute(select(IdempotencyRecord))).scalars():
                 if r.state == "done" and (r.status_code is None or r.response is None):
                     problems.append(f"idempotency record {r.id} done without its answer")
+                elif r.state != "done" and await still_leased(
+                    f"idempotency:{r.api_key_id}:{r.key}"
+                ):
+                    problems.append(f"idempotency record {r.id} still leased by a stopped server")
     finally:
+        await leases.close()
         await db.dispose()
     if mix.settings.database_url is None:
         for path in (mix.settings.home / "readloom.sqlite", mix.settings.checkpoint_path):
