@@ -122,6 +122,7 @@ class PostgresLeases:
         self._conn = None  # psycopg.AsyncConnection
         self._lock = asyncio.Lock()  # one statement at a time on the connection
         self._held: set[str] = set()
+        self._asking: set[str] = set()  # keys with an acquire under way
 
     async def _execute(self, sql: str, key: str) -> bool:
         import psycopg
@@ -136,12 +137,19 @@ class PostgresLeases:
             return bool(row and row[0])
 
     async def try_acquire(self, key: str) -> bool:
-        if key in self._held:
+        # Advisory locks are re-entrant within one session, and every lease of this process
+        # shares one session: two requests racing for one key would both get it. So a key is
+        # marked taken *before* the await, and a second asker is refused.
+        if key in self._held or key in self._asking:
             return False
-        if await self._execute("SELECT pg_try_advisory_lock(%s)", key):
-            self._held.add(key)
-            return True
-        return False
+        self._asking.add(key)
+        try:
+            if await self._execute("SELECT pg_try_advisory_lock(%s)", key):
+                self._held.add(key)
+                return True
+            return False
+        finally:
+            self._asking.discard(key)
 
     async def release(self, key: str) -> None:
         if key not in self._held:

@@ -93,6 +93,21 @@ _CHAT = re.compile(
     re.I,
 )
 _TENTATIVE = re.compile(r"^\W*(is it|was it|maybe it'?s|maybe|it'?s|i think it'?s)\s+", re.I)
+# "amazing cuz the text says so": a justification that points at the text carries no content
+# of its own; graded, it would only dilute a short answer.
+_SAYS_SO = re.compile(
+    r"[\s,]*\b(?:cuz|cause|coz|because|bc|since|the|it)\b(?:\s+the)?"
+    r"(?:\s+(?:text|story|book|passage|it))?\s+(?:says|said)(?:\s+so)?\W*$",
+    re.I,
+)
+
+
+def _bare(text: str) -> str:
+    """The answer without a tentative opening or a "the text says so" ending."""
+    text = _TENTATIVE.sub("", text).rstrip("?").strip() or text
+    return _SAYS_SO.sub("", text).strip() or text
+
+
 _OR_SPLIT = re.compile(r"\s*(?:\bor\b|\bmaybe\b|/|\?)\s*", re.I)
 _LIST_SPLIT = re.compile(r"\s*(?:,|\band\b|\bor\b|/)\s*", re.I)
 
@@ -297,7 +312,7 @@ class OfflineGrader:
         file is several times faster than one pair at a time."""
         texts: list[str] = []
         for response, key, passage in items:
-            text = _TENTATIVE.sub("", normalise(response)).rstrip("?").strip()
+            text = _bare(normalise(response))
             aliases = passage_aliases(passage, self._model) if passage else EMPTY
             pair = [aliases.canonical(text), aliases.canonical(key)]
             if not _same_words(*pair):  # the key itself is graded without a vector
@@ -321,7 +336,7 @@ class OfflineGrader:
         reason = not_an_answer(text, key=key)
         if reason is not None:
             return OfflineGrade("not_an_answer", reason, 0.9, 0.0)
-        text = _TENTATIVE.sub("", text).rstrip("?").strip() or text
+        text = _bare(text)
         aliases = passage_aliases(passage, self._model) if passage else EMPTY
         graded = self._compare(text, question=question, key=key, aliases=aliases)
         if graded.reason == "off_topic" and _about_text(text, evidence, passage, self._model):

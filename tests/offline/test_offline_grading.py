@@ -23,6 +23,7 @@ def grader() -> OfflineGrader:
 WHO = ("Who climbed the steps of the tower every evening?", "Tobias")
 WHY = ("Why did Wren gasp?", "she knew the fishing boats were still out at sea")
 STEPS = ("How many steps did the tower have?", "one hundred and twelve")
+WORD = ('In "the sky was astonishing", what does the word "astonishing" mean?', "amazing")
 
 
 @pytest.mark.parametrize(
@@ -43,6 +44,15 @@ STEPS = ("How many steps did the tower have?", "one hundred and twelve")
         (WHY, "what does gasp mean?", "not_an_answer", "question"),
         (STEPS, "112", "correct", None),
         (STEPS, "two hundred", "incorrect", "number"),
+        (
+            WORD,
+            "amazing cuz the text says so",
+            "correct",
+            None,
+        ),  # pointing at the text adds nothing
+        (WORD, "i think it's amazing because the story says so", "correct", None),
+        (WORD, "tiny cuz the text says so", "incorrect", None),
+        (WHO, "Wren said", "incorrect", None),  # a character who said something is content
     ],
 )
 def test_grades(grader, passage, qa, response, verdict, reason):

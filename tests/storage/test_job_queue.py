@@ -202,6 +202,10 @@ def test_a_lease_has_one_holder_and_is_free_after_release(settings: Settings) ->
             await a.release("job:1")
             assert not await a.holds("job:1")
             assert await b.try_acquire("job:1")
+            # requests racing in one process (one Postgres session, where advisory locks
+            # are re-entrant): exactly one gets the key
+            raced = await asyncio.gather(*(a.try_acquire("job:2") for _ in range(4)))
+            assert sorted(raced) == [False, False, False, True]
         finally:
             await a.close()
             await b.close()
