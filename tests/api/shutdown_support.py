@@ -535,3 +535,16 @@ def settle_after_restart(mix: Mix, timeout_s: float = 120.0) -> list[str]:
 
 def summary(mix: Mix) -> str:
     return json.dumps(mix.statuses, sort_keys=True)
+
+
+def wait_exit(proc: subprocess.Popen[bytes], timeout_s: float) -> float | None:
+    """Seconds until ``proc`` exited, or None if it had not within ``timeout_s`` (then it
+    is killed, so no test leaves a server behind)."""
+    t0 = time.monotonic()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+        return None
+    return time.monotonic() - t0

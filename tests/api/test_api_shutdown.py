@@ -18,7 +18,14 @@ from pathlib import Path
 import httpx
 import pytest
 from apitest_support import BACKENDS, PG_URL, fresh_postgres_database
-from shutdown_support import ACTIONS, check_consistent, run_in_flight, settle_after_restart, started
+from shutdown_support import (
+    ACTIONS,
+    check_consistent,
+    run_in_flight,
+    settle_after_restart,
+    started,
+    wait_exit,
+)
 
 from readloom.api.shutdown import WATCHDOG_SLACK_S
 
@@ -145,22 +152,11 @@ def _in_flight(base: str, path: str) -> dict[str, object]:
     raise TimeoutError("the request never reached the server")
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> float | None:
-    t0 = time.monotonic()
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-        return None
-    return time.monotonic() - t0
-
-
 def test_an_in_flight_request_finishes_within_the_grace_period(tmp_path: Path) -> None:
     proc, base, log = _tiny(tmp_path, grace=5.0, mode="ok")
     req = _in_flight(base, "/quick")
     proc.send_signal(signal.SIGTERM)
-    assert _wait(proc, 10) is not None, log.read_text()
+    assert wait_exit(proc, 10) is not None, log.read_text()
     req["thread"].join(timeout=10)  # type: ignore[attr-defined]
     assert req.get("status") == 200, req
 
@@ -169,7 +165,7 @@ def test_a_request_longer_than_the_grace_period_is_cut_at_it(tmp_path: Path) -> 
     proc, base, log = _tiny(tmp_path, grace=1.0, mode="ok")
     req = _in_flight(base, "/slow")
     proc.send_signal(signal.SIGTERM)
-    took = _wait(proc, 1.0 + 5.0)
+    took = wait_exit(proc, 1.0 + 5.0)
     assert took is not None and took >= 0.9, log.read_text()
     req["thread"].join(timeout=10)  # type: ignore[attr-defined]
     assert req.get("status") != 200  # cut short (an error or no answer): never acknowledged
@@ -182,14 +178,14 @@ def test_a_second_signal_exits_at_once(tmp_path: Path) -> None:
     time.sleep(0.5)
     assert proc.poll() is None  # still draining
     proc.send_signal(signal.SIGTERM)
-    assert _wait(proc, 3.0) is not None, log.read_text()
+    assert wait_exit(proc, 3.0) is not None, log.read_text()
     assert "shutdown_forced" in log.read_text()
 
 
 def test_the_watchdog_ends_a_shutdown_that_hangs(tmp_path: Path) -> None:
     proc, _, log = _tiny(tmp_path, grace=1.0, mode="hang")
     proc.send_signal(signal.SIGTERM)
-    took = _wait(proc, 1.0 + 5.0)
+    took = wait_exit(proc, 1.0 + 5.0)
     assert took is not None and took >= 1.0 + WATCHDOG_SLACK_S - 0.5, log.read_text()
     text = log.read_text()
     assert "shutdown_overdue" in text and "lifespan/on.py" in text  # says what was waiting

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from shutdown_support import wait_exit
 
 from readloom.api.supervise import KILL_SLACK_S
 
@@ -64,23 +65,12 @@ def _start(tmp_path: Path, grace: float, child: str) -> tuple[subprocess.Popen[b
     pytest.fail(f"child never started: {log.read_text()}")
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> float | None:
-    t0 = time.monotonic()
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-        return None
-    return time.monotonic() - t0
-
-
 def test_a_server_stuck_in_a_c_call_is_killed_within_the_bound(tmp_path: Path) -> None:
     grace = 1.0
     proc, log = _start(tmp_path, grace, STUCK)
     time.sleep(0.5)  # inside the C call
     proc.terminate()
-    took = _wait(proc, grace + 5.0)
+    took = wait_exit(proc, grace + 5.0)
     text = log.read_text()
     assert took is not None, text
     assert took >= grace + KILL_SLACK_S - 0.5, (took, text)  # not before its time
@@ -91,6 +81,6 @@ def test_a_server_stuck_in_a_c_call_is_killed_within_the_bound(tmp_path: Path) -
 def test_a_server_that_stops_keeps_its_exit_code(tmp_path: Path) -> None:
     proc, log = _start(tmp_path, 10.0, POLITE)
     proc.terminate()
-    took = _wait(proc, 5.0)
+    took = wait_exit(proc, 5.0)
     assert took is not None and took < 5.0, log.read_text()
     assert proc.returncode == 7 and "shutdown_overdue" not in log.read_text()
