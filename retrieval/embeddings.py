@@ -89,10 +89,22 @@ def is_model_loaded() -> bool:
 
 
 def embed(texts: list[str], *, batch_size: int = _BATCH_SIZE) -> np.ndarray:
-    """Unit-length float32 vectors, one row per text (cosine = dot product)."""
+    """Unit-length float32 vectors, one row per text (cosine = dot product). A single
+    text (a query, a child's answer) goes through ``traced_encoder`` once that pays off."""
     if not texts:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
-    vectors = get_model().encode(
+    if len(texts) == 1:
+        from readloom.retrieval.traced_encoder import embed_one
+
+        model = get_model()
+        return embed_one(model, texts[0], lambda text: _encode(model, [text])[0])[None, :]
+    return _encode(get_model(), texts, batch_size=batch_size)
+
+
+def _encode(
+    model: SentenceTransformer, texts: list[str], *, batch_size: int = _BATCH_SIZE
+) -> np.ndarray:
+    vectors = model.encode(
         list(texts),
         batch_size=batch_size,
         convert_to_numpy=True,
