@@ -1,9 +1,10 @@
 """Ingest benchmark: does a big passage upload delay other students' tutoring turns?
 
 Starts a real ``readloom serve`` (the defaults a school gets: offline tier, default rate
-limits) and measures, over HTTP, one session's tutoring turns sent back to back: first
-on their own, then while a 60,000-character passage is being ingested through
-``POST /v1/passages``. Prints JSON with the medians and their ratio.
+limits) and measures, over HTTP, a class's tutoring turns sent back to back (ten
+students in turn, so none passes the per-student limit): first on their own, then while a
+60,000-character passage is being ingested through ``POST /v1/passages``. Prints JSON
+with the medians and their ratio.
 
     .venv/bin/python evals/bench_ingest.py [--chars 60000] [--turns 6]
 
@@ -30,6 +31,7 @@ from readloom.settings import PACKAGE_DATA, Settings
 from readloom.storage.db import Database, migrate
 
 PASSAGE = "lighthouse-keeper"
+STUDENTS = 10  # one class reading while a teacher uploads
 MESSAGES = [
     "I think he stayed up because of the storm",
     "maybe the boats needed the light",
@@ -61,9 +63,13 @@ async def mint_key(settings: Settings) -> str:
         await db.dispose()
 
 
-async def turn(c: httpx.AsyncClient, sid: str, i: int) -> float:
+async def turn(c: httpx.AsyncClient, sids: list[str], i: int) -> float:
+    """Turn ``i`` of the class: students take turns, so none passes the per-student limit
+    (a child's default is a turn every 3 s) however long the ingest runs."""
     start = time.perf_counter()
-    r = await c.post(f"/v1/sessions/{sid}/messages", json={"text": MESSAGES[i % len(MESSAGES)]})
+    sid = sids[i % len(sids)]
+    text = MESSAGES[(i // len(sids)) % len(MESSAGES)]
+    r = await c.post(f"/v1/sessions/{sid}/messages", json={"text": text})
     r.raise_for_status()
     return time.perf_counter() - start
 
@@ -71,14 +77,17 @@ async def turn(c: httpx.AsyncClient, sid: str, i: int) -> float:
 async def run(base: str, key: str, chars: int, turns: int) -> dict:
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=300) as c:
-        r = await c.post(
-            "/v1/sessions", json={"student_id": "bench-1", "grade": 4, "passage_id": PASSAGE}
-        )
-        r.raise_for_status()
-        sid = r.json()["id"]
-        for i in range(2):  # warm-up: first-turn caches
-            await turn(c, sid, i)
-        alone = [await turn(c, sid, i) for i in range(turns)]
+        sids = []
+        for n in range(STUDENTS):
+            r = await c.post(
+                "/v1/sessions",
+                json={"student_id": f"bench-{n}", "grade": 4, "passage_id": PASSAGE},
+            )
+            r.raise_for_status()
+            sids.append(r.json()["id"])
+        for i in range(STUDENTS):  # warm-up: each session's first-turn caches
+            await turn(c, sids, i)
+        alone = [await turn(c, sids, STUDENTS + i) for i in range(turns)]
 
         text = big_text(chars)
         params = {"passage_id": f"bench-{uuid.uuid4().hex[:8]}", "title": "Bench", "grade": 5}
@@ -96,7 +105,7 @@ async def run(base: str, key: str, chars: int, turns: int) -> dict:
         await asyncio.sleep(0.2)  # the body is in; the server is chunking and embedding
         during: list[float] = []
         while not upload.done() and len(during) < 50:  # bounded
-            during.append(await turn(c, sid, len(during)))
+            during.append(await turn(c, sids, STUDENTS + turns + len(during)))
         ingest_s = await upload
     med_alone, med_during = statistics.median(alone), statistics.median(during or [0.0])
     return {

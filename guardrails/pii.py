@@ -13,6 +13,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -214,6 +215,39 @@ def _trim(text: str, f: Finding) -> Finding | None:
     return Finding(f.entity_type, start, end, f.score) if end > start else None
 
 
+PIECE_CHARS = 2_000
+_YIELD_S = 0.002
+_BREAKS = (re.compile(r"\n[ \t]*\n\s*"), re.compile(r"\n\s*"), re.compile(r"(?<=[.!?])\s+"))
+
+
+def _pieces(text: str, size: int = PIECE_CHARS) -> list[tuple[int, str]]:
+    """``text`` cut at paragraph (else line, else sentence) ends into pieces of about
+    ``size`` characters, each with its offset. The analyser is one lock shared with every
+    tutoring turn's check: a 60,000-character passage analysed whole held it for 7 s, so
+    each child's message in that time waited. Entities do not cross paragraph ends; a
+    piece with no break inside ``size`` is cut at the first break after it."""
+    if len(text) <= size:
+        return [(0, text)]
+    out: list[tuple[int, str]] = []
+    start = 0
+    while len(text) - start > size:
+        cut = None
+        for pattern in _BREAKS:
+            ends = [m.end() for m in pattern.finditer(text, start, start + size)]
+            ends = [e for e in ends if e > start]
+            if ends:
+                cut = ends[-1]
+                break
+        if cut is None:  # no break inside: the first one after, or the rest
+            m = _BREAKS[-1].search(text, start + size)
+            cut = m.end() if m else len(text)
+        out.append((start, text[start:cut]))
+        start = cut
+    if start < len(text):
+        out.append((start, text[start:]))
+    return out
+
+
 def _ner_noise(r: RecognizerResult, value: str) -> bool:
     """spaCy's small model sometimes tags a lowercase common noun ("the wolf") as a name."""
     if r.recognition_metadata.get(RecognizerResult.RECOGNIZER_NAME_KEY) != "SpacyRecognizer":
@@ -329,10 +363,18 @@ class PiiRedactor:
         return findings
 
     def _analyze(self, text: str, allow_list: frozenset[str]) -> list[Finding]:
-        with self._lock:  # spaCy and Presidio make no thread-safety promise
-            raw: list[RecognizerResult] = self.analyzer.analyze(
-                text=text, language="en", score_threshold=self.score_threshold
-            )
+        raw: list[RecognizerResult] = []
+        pieces = _pieces(text)
+        for n, (offset, piece) in enumerate(pieces):
+            if n:  # let a waiting turn's check take the analyser between two pieces
+                time.sleep(_YIELD_S)
+            with self._lock:  # spaCy and Presidio make no thread-safety promise
+                found = self.analyzer.analyze(
+                    text=piece, language="en", score_threshold=self.score_threshold
+                )
+            for r in found:
+                r.start, r.end = r.start + offset, r.end + offset
+            raw.extend(found)
         holes = [m.span() for m in PLACEHOLDER.finditer(text)]
         allow = frozenset(fold(a).strip() for a in allow_list if a.strip())
         allow_tokens = frozenset(
