@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from readloom.guardrails.base import Role  # the one Role literal
+from readloom.service.principal import Principal as Principal  # re-exported
 from readloom.storage.db import Database
 from readloom.storage.models import ApiKey, Tenant, utcnow
 from readloom.storage.ratelimit import Limiter
@@ -25,16 +26,6 @@ from readloom.storage.ratelimit import Limiter
 ROLES: tuple[Role, ...] = ("student", "teacher", "partner", "admin")
 KEY_PREFIX = "rlk_"
 TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a tenant, a role and (for students and teachers) their pseudonym."""
-
-    key_id: str
-    tenant: str
-    role: Role
-    subject: str | None
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,16 @@ import anyio
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from readloom.api import idempotency
-from readloom.api.auth import Principal
-from readloom.api.idempotency import Claim
-from readloom.api.runtime import Runtime
-from readloom.api.schemas import MessageOut, QuestionOut
+from readloom.errors import problem_body
 from readloom.guardrails.policy import can_reidentify
 from readloom.mlops import experiments
-from readloom.service import Readloom, TurnResult, analytics, learner, outbox, xapi
+from readloom.service import Readloom, TurnResult, analytics, idempotency, learner, outbox, xapi
+from readloom.service.idempotency import Claim
 from readloom.service.learner import qualified
 from readloom.service.limits import admit_turn
+from readloom.service.principal import Principal
+from readloom.service.runtime import CoreRuntime as Runtime
+from readloom.service.views import MessageOut, QuestionOut
 from readloom.storage.models import Message, TutoringSession, utcnow
 
 _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -244,7 +244,6 @@ async def sse_events(
     (sent only after the message is durably recorded)."""
     import json
 
-    from readloom.api.problems import problem
     from readloom.errors import ReadloomError
 
     tokens = 0
@@ -265,7 +264,7 @@ async def sse_events(
     except ReadloomError as exc:
         with anyio.CancelScope(shield=True):
             await idempotency.release(rt, claim)
-        body = json.loads(problem(exc.status, exc.message, code=exc.code).body)
+        body = problem_body(exc.status, exc.message, code=exc.code)
         yield {"event": "error", "data": json.dumps(body)}
     except BaseException:
         with anyio.CancelScope(shield=True):
