@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import anyio
@@ -10,6 +12,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sse_starlette.sse import EventSourceResponse
+from starlette.types import Receive, Scope, Send
 
 from readloom.api import idempotency
 from readloom.api.auth import Principal, ensure_tenant
@@ -42,6 +45,39 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
 Tutee = Annotated[Principal, allow("student", "partner", "admin")]
 SSE = "text/event-stream"
+
+
+class ClaimedEventStream(EventSourceResponse):
+    """An SSE response that owns an Idempotency-Key claim until its events start.
+
+    The events free the claim in their own ``finally``; but a client that leaves before
+    the body starts means an async generator that never started, whose ``finally`` never
+    runs: the key's lease stayed held until the process exited (every retry a 409).
+    """
+
+    def __init__(
+        self,
+        rt: Any,
+        claim: idempotency.Claim | None,
+        events: AsyncGenerator[dict[str, Any], None],
+        **kwargs: Any,
+    ) -> None:
+        self._rt, self._claim, self._events, self._started = rt, claim, events, False
+        super().__init__(self._tracked(), **kwargs)
+
+    async def _tracked(self) -> AsyncGenerator[dict[str, Any], None]:
+        self._started = True  # from here the events' own finally frees the claim
+        async with contextlib.aclosing(self._events) as events:
+            async for event in events:
+                yield event
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self._started:  # the turn never ran: forget its claim for a retry
+                with anyio.CancelScope(shield=True):
+                    await idempotency.release(self._rt, self._claim)
 
 
 def _out(row: TutoringSession, count: int = 0) -> SessionOut:
@@ -179,10 +215,10 @@ async def post_message(
     if streaming:
         # On shutdown the turn may finish within the grace period, just before uvicorn's.
         grace = max(0.0, rt.settings.shutdown_grace_s - 0.5)
-        return EventSourceResponse(
-            sse_events(rt, service, principal, sess, body.text, claim),
+        return ClaimedEventStream(
+            rt, claim, sse_events(rt, service, principal, sess, body.text, claim),
             shutdown_grace_period=grace,
-        )
+        )  # fmt: skip
     try:
         async with session_lock(session_id):
             out, timings = await run_turn(rt, service, principal, sess, body.text, claim)
