@@ -15,7 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.types import Receive, Scope, Send
 
 from readloom.api import idempotency
-from readloom.api.auth import Principal, ensure_tenant
+from readloom.api.auth import Principal
 from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
 from readloom.api.idempotency import IdempotencyKey, Replay
 from readloom.api.problems import Forbidden
@@ -29,7 +29,6 @@ from readloom.api.schemas import (
     SessionOut,
 )
 from readloom.errors import InputError, NotFound
-from readloom.service import outbox, xapi
 from readloom.service.tutoring import (
     for_viewer,
     reidentify,
@@ -39,7 +38,8 @@ from readloom.service.tutoring import (
     session_lock,
     sse_events,
 )
-from readloom.storage.models import Message, Student, TutoringSession
+from readloom.service.unit_of_work import unit_of_work
+from readloom.storage.models import Message, TutoringSession
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
@@ -112,39 +112,32 @@ async def create_session(
 
     async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
         sid = str(uuid.uuid4())
-        async with rt.db.writer() as s:
-            await ensure_tenant(s, principal.tenant)
-            student = await s.get(Student, (principal.tenant, student_id))
-            if student is None:
-                s.add(Student(tenant_id=principal.tenant, id=student_id, grade=body.grade))
-            else:
-                student.grade = body.grade
+        async with unit_of_work(rt, principal.tenant, new_tenant=True) as uow:
+            await uow.ensure_student(student_id, body.grade)
             row = TutoringSession(
                 id=sid, tenant_id=principal.tenant, student_id=student_id, grade=body.grade,
                 passage_id=body.passage_id,
             )  # fmt: skip
-            s.add(row)
-            await s.flush()
+            uow.session.add(row)
+            await uow.session.flush()
             out = _out(row).model_dump(mode="json")
-            await xapi.record(
-                s, tenant=principal.tenant, student_id=student_id, verb="launched",
-                object_kind="passage", object_id=body.passage_id, registration=sid,
+            await uow.statement(
+                student_id=student_id, verb="launched", object_kind="passage",
+                object_id=body.passage_id, registration=sid,
             )  # fmt: skip
-            await outbox.enqueue(
-                s, tenant=principal.tenant, event_type="session.created", student_id=student_id,
+            await uow.event(
+                "session.created", student_id=student_id,
                 data={"session_id": sid, "student_id": student_id, "passage_id": body.passage_id},
             )  # fmt: skip
             if not body.open:
-                await idempotency.complete(s, claim, 201, out)
+                await uow.answer(claim, 201, out)
         if body.open:  # the tutor speaks first; its question needs no student text
             async with session_lock(sid):
                 opened, _ = await run_turn(rt, service, principal, row, "", None, opening=True)
             out["opening"] = for_viewer(opened.model_dump(mode="json"), principal.role)
             out["message_count"] = 1
-            async with rt.db.writer() as s:
-                await idempotency.complete(s, claim, 201, out)
-        if rt.outbox:
-            rt.outbox.nudge()
+            async with unit_of_work(rt, principal.tenant) as uow:
+                await uow.answer(claim, 201, out)
         return 201, out
 
     return await idempotency.run_once(
