@@ -15,26 +15,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from readloom.guardrails.base import Role  # the one Role literal
+from readloom.service.principal import Principal as Principal  # re-exported
+from readloom.service.tenants import default_home_page as default_home_page
+from readloom.service.tenants import ensure_tenant as ensure_tenant
 from readloom.storage.db import Database
-from readloom.storage.models import ApiKey, Tenant, utcnow
+from readloom.storage.models import ApiKey, utcnow
 from readloom.storage.ratelimit import Limiter
 
 ROLES: tuple[Role, ...] = ("student", "teacher", "partner", "admin")
 KEY_PREFIX = "rlk_"
 TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a tenant, a role and (for students and teachers) their pseudonym."""
-
-    key_id: str
-    tenant: str
-    role: Role
-    subject: str | None
 
 
 @dataclass(frozen=True)
@@ -56,16 +48,6 @@ def mint_key() -> tuple[str, str, str]:
     short = secrets.token_hex(4)
     key = f"{KEY_PREFIX}{short}_{secrets.token_urlsafe(32)}"
     return f"key_{short}{secrets.token_hex(4)}", key, key[:12]
-
-
-def default_home_page(tenant: str) -> str:
-    return f"https://readloom.invalid/tenants/{tenant}"
-
-
-async def ensure_tenant(session: AsyncSession, tenant: str) -> None:
-    if await session.get(Tenant, tenant) is None:
-        session.add(Tenant(id=tenant, home_page=default_home_page(tenant)))
-        await session.flush()
 
 
 async def create_key(

@@ -7,7 +7,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from readloom.api.problems import PROBLEM_JSON, TYPE_BASE
+from readloom.api.problems import PROBLEM_JSON
+from readloom.errors import PROBLEM_TYPE_BASE as TYPE_BASE
 
 
 class BodySizeLimit:

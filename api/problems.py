@@ -17,21 +17,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from readloom.errors import ReadloomError
+from readloom.errors import Conflict as Conflict  # re-exported: raised by the core
+from readloom.errors import ReadloomError, problem_body
 
 log = logging.getLogger("readloom.api")
 
 PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "urn:readloom:problem:"
-
-
-class Conflict(ReadloomError):
-    code = "conflict"
-    status = 409
-
-    def __init__(self, message: str, *, code: str | None = None, retry_after: float | None = None):
-        super().__init__(message, code=code)
-        self.retry_after = retry_after
 
 
 class Forbidden(ReadloomError):
@@ -77,18 +68,7 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    try:
-        title = HTTPStatus(status).phrase
-    except ValueError:
-        title = "Error"
-    code = code or title.lower().replace(" ", "_")
-    body: dict[str, Any] = {
-        "type": TYPE_BASE + code,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
+    body = problem_body(status, detail, code=code)
     if instance:
         body["instance"] = instance
     body.update(extra)

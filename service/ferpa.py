@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from readloom.api.schemas import SkillMastery
 from readloom.errors import NotFound
 from readloom.service import Readloom
 from readloom.service.learner import MASTERED, _alert_out, qualified
+from readloom.service.views import SkillMastery
 from readloom.storage.db import Database
 from readloom.storage.models import (
     Classroom,

@@ -13,9 +13,9 @@ from typing import Any
 import anyio
 from sqlalchemy import delete, select
 
-from readloom.api.schemas import AlertOut, RecommendationOut, SkillMastery
 from readloom.errors import NotFound
 from readloom.service import Readloom
+from readloom.service.views import AlertOut, RecommendationOut, SkillMastery
 from readloom.storage.models import TutoringSession
 
 MASTERED = 0.95

@@ -30,8 +30,8 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from readloom.api.config import ApiConfig
 from readloom.service.urlsafety import IPAddress, UnsafeUrl, UrlPolicy, check_url
+from readloom.settings import ApiSection as ApiConfig
 from readloom.settings import Settings
 from readloom.storage.db import Database
 from readloom.storage.leases import Leases

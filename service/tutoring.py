@@ -18,16 +18,17 @@ import anyio
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from readloom.api import idempotency
-from readloom.api.auth import Principal
-from readloom.api.idempotency import Claim
-from readloom.api.runtime import Runtime
-from readloom.api.schemas import MessageOut, QuestionOut
+from readloom.errors import problem_body
 from readloom.guardrails.policy import can_reidentify
 from readloom.mlops import experiments
-from readloom.service import Readloom, TurnResult, analytics, learner, outbox, xapi
+from readloom.service import Readloom, TurnResult, analytics, idempotency, learner
+from readloom.service.idempotency import Claim
 from readloom.service.learner import qualified
 from readloom.service.limits import admit_turn
+from readloom.service.principal import Principal
+from readloom.service.runtime import CoreRuntime as Runtime
+from readloom.service.unit_of_work import UnitOfWork, unit_of_work
+from readloom.service.views import MessageOut, QuestionOut
 from readloom.storage.models import Message, TutoringSession, utcnow
 
 _locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -151,7 +152,8 @@ async def record_turn(
     """Commit the redacted exchange (and its idempotent answer) before acknowledging."""
     red_text, red_reply, redacted_q = await _redacted_record(service, sess.id, result)
     now = utcnow()
-    async with rt.db.writer() as s:
+    async with unit_of_work(rt, sess.tenant_id) as uow:
+        s = uow.session
         seq = (
             await s.execute(
                 select(func.coalesce(func.max(Message.seq), 0)).where(Message.session_id == sess.id)
@@ -178,10 +180,8 @@ async def record_turn(
             current_question=redacted_q, provider=result.provider, model=result.model,
             provenance=meta["provenance"], created_at=now,
         )  # fmt: skip
-        await idempotency.complete(s, claim, 200, stored.model_dump(mode="json"))
-        await _learning_events(s, sess, result, service)
-    if rt.outbox:
-        rt.outbox.nudge()
+        await uow.answer(claim, 200, stored.model_dump(mode="json"))
+        await _learning_events(uow, sess, result, service)
     out = stored.model_copy(
         update={
             "reply": result.reply,
@@ -194,9 +194,9 @@ async def record_turn(
 
 
 async def _learning_events(
-    s: Any, sess: TutoringSession, result: TurnResult, service: Readloom
+    uow: UnitOfWork, sess: TutoringSession, result: TurnResult, service: Readloom
 ) -> None:
-    graded = result.grade_result
+    s, graded = uow.session, result.grade_result
     await experiments.record_turn_outcomes(
         s, sess.tenant_id, sess.student_id, session_id=sess.id,
         arms=dict(result.provenance.get("experiments") or {}),
@@ -204,14 +204,14 @@ async def _learning_events(
         move=result.move, cost_usd=float(result.provenance.get("cost_usd") or 0.0),
     )  # fmt: skip
     if graded is not None:
-        await xapi.record(
-            s, tenant=sess.tenant_id, student_id=sess.student_id, verb="answered",
+        await uow.statement(
+            student_id=sess.student_id, verb="answered",
             object_kind="skill", object_id=graded.skill, registration=sess.id,
             result={"success": graded.correct, "score": {"scaled": round(graded.score, 4)}},
         )  # fmt: skip
     else:
-        await xapi.record(
-            s, tenant=sess.tenant_id, student_id=sess.student_id, verb="interacted",
+        await uow.statement(
+            student_id=sess.student_id, verb="interacted",
             object_kind="passage", object_id=sess.passage_id or "unknown", registration=sess.id,
         )  # fmt: skip
     failing = result.intervention is not None and result.intervention.kind == "teacher_alert"
@@ -223,8 +223,8 @@ async def _learning_events(
                 alert_id=alert.id, kind=alert.kind, raised_at=alert.created_at,
                 failed_run=failing,
             )  # fmt: skip
-        await outbox.enqueue(
-            s, tenant=sess.tenant_id, event_type="alert.created", student_id=sess.student_id,
+        await uow.event(
+            "alert.created", student_id=sess.student_id,
             data={"student_id": sess.student_id, "session_id": sess.id,
                   "kind": "teacher_alert" if failing else "safety",
                   "alert_kind": alert.kind if alert else None,
@@ -244,7 +244,6 @@ async def sse_events(
     (sent only after the message is durably recorded)."""
     import json
 
-    from readloom.api.problems import problem
     from readloom.errors import ReadloomError
 
     tokens = 0
@@ -265,7 +264,7 @@ async def sse_events(
     except ReadloomError as exc:
         with anyio.CancelScope(shield=True):
             await idempotency.release(rt, claim)
-        body = json.loads(problem(exc.status, exc.message, code=exc.code).body)
+        body = problem_body(exc.status, exc.message, code=exc.code)
         yield {"event": "error", "data": json.dumps(body)}
     except BaseException:
         with anyio.CancelScope(shield=True):

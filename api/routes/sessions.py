@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import anyio
@@ -10,9 +12,10 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sse_starlette.sse import EventSourceResponse
+from starlette.types import Receive, Scope, Send
 
 from readloom.api import idempotency
-from readloom.api.auth import Principal, ensure_tenant
+from readloom.api.auth import Principal
 from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
 from readloom.api.idempotency import IdempotencyKey, Replay
 from readloom.api.problems import Forbidden
@@ -26,7 +29,6 @@ from readloom.api.schemas import (
     SessionOut,
 )
 from readloom.errors import InputError, NotFound
-from readloom.service import outbox, xapi
 from readloom.service.tutoring import (
     for_viewer,
     reidentify,
@@ -36,12 +38,46 @@ from readloom.service.tutoring import (
     session_lock,
     sse_events,
 )
-from readloom.storage.models import Message, Student, TutoringSession
+from readloom.service.unit_of_work import unit_of_work
+from readloom.storage.models import Message, TutoringSession
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
 Tutee = Annotated[Principal, allow("student", "partner", "admin")]
 SSE = "text/event-stream"
+
+
+class ClaimedEventStream(EventSourceResponse):
+    """An SSE response that owns an Idempotency-Key claim until its events start.
+
+    The events free the claim in their own ``finally``; but a client that leaves before
+    the body starts means an async generator that never started, whose ``finally`` never
+    runs: the key's lease stayed held until the process exited (every retry a 409).
+    """
+
+    def __init__(
+        self,
+        rt: Any,
+        claim: idempotency.Claim | None,
+        events: AsyncGenerator[dict[str, Any], None],
+        **kwargs: Any,
+    ) -> None:
+        self._rt, self._claim, self._events, self._started = rt, claim, events, False
+        super().__init__(self._tracked(), **kwargs)
+
+    async def _tracked(self) -> AsyncGenerator[dict[str, Any], None]:
+        self._started = True  # from here the events' own finally frees the claim
+        async with contextlib.aclosing(self._events) as events:
+            async for event in events:
+                yield event
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self._started:  # the turn never ran: forget its claim for a retry
+                with anyio.CancelScope(shield=True):
+                    await idempotency.release(self._rt, self._claim)
 
 
 def _out(row: TutoringSession, count: int = 0) -> SessionOut:
@@ -76,39 +112,32 @@ async def create_session(
 
     async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
         sid = str(uuid.uuid4())
-        async with rt.db.writer() as s:
-            await ensure_tenant(s, principal.tenant)
-            student = await s.get(Student, (principal.tenant, student_id))
-            if student is None:
-                s.add(Student(tenant_id=principal.tenant, id=student_id, grade=body.grade))
-            else:
-                student.grade = body.grade
+        async with unit_of_work(rt, principal.tenant, new_tenant=True) as uow:
+            await uow.ensure_student(student_id, body.grade)
             row = TutoringSession(
                 id=sid, tenant_id=principal.tenant, student_id=student_id, grade=body.grade,
                 passage_id=body.passage_id,
             )  # fmt: skip
-            s.add(row)
-            await s.flush()
+            uow.session.add(row)
+            await uow.session.flush()
             out = _out(row).model_dump(mode="json")
-            await xapi.record(
-                s, tenant=principal.tenant, student_id=student_id, verb="launched",
-                object_kind="passage", object_id=body.passage_id, registration=sid,
+            await uow.statement(
+                student_id=student_id, verb="launched", object_kind="passage",
+                object_id=body.passage_id, registration=sid,
             )  # fmt: skip
-            await outbox.enqueue(
-                s, tenant=principal.tenant, event_type="session.created", student_id=student_id,
+            await uow.event(
+                "session.created", student_id=student_id,
                 data={"session_id": sid, "student_id": student_id, "passage_id": body.passage_id},
             )  # fmt: skip
             if not body.open:
-                await idempotency.complete(s, claim, 201, out)
+                await uow.answer(claim, 201, out)
         if body.open:  # the tutor speaks first; its question needs no student text
             async with session_lock(sid):
                 opened, _ = await run_turn(rt, service, principal, row, "", None, opening=True)
             out["opening"] = for_viewer(opened.model_dump(mode="json"), principal.role)
             out["message_count"] = 1
-            async with rt.db.writer() as s:
-                await idempotency.complete(s, claim, 201, out)
-        if rt.outbox:
-            rt.outbox.nudge()
+            async with unit_of_work(rt, principal.tenant) as uow:
+                await uow.answer(claim, 201, out)
         return 201, out
 
     return await idempotency.run_once(
@@ -179,10 +208,10 @@ async def post_message(
     if streaming:
         # On shutdown the turn may finish within the grace period, just before uvicorn's.
         grace = max(0.0, rt.settings.shutdown_grace_s - 0.5)
-        return EventSourceResponse(
-            sse_events(rt, service, principal, sess, body.text, claim),
+        return ClaimedEventStream(
+            rt, claim, sse_events(rt, service, principal, sess, body.text, claim),
             shutdown_grace_period=grace,
-        )
+        )  # fmt: skip
     try:
         async with session_lock(session_id):
             out, timings = await run_turn(rt, service, principal, sess, body.text, claim)

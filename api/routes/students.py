@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from readloom.api import idempotency
-from readloom.api.auth import Principal, ensure_tenant
+from readloom.api.auth import Principal
 from readloom.api.deps import RuntimeDep, ScopeDep, ServiceDep, allow
 from readloom.api.idempotency import IdempotencyKey
 from readloom.api.schemas import (
@@ -24,7 +24,8 @@ from readloom.api.schemas import (
 )
 from readloom.errors import NotFound
 from readloom.mlops.recommendation_log import log_recommendations
-from readloom.service import analytics, ferpa, learner, outbox, xapi
+from readloom.service import analytics, ferpa, learner
+from readloom.service.unit_of_work import unit_of_work
 from readloom.storage.models import (
     GradedResponse,
     Student,
@@ -109,32 +110,28 @@ async def post_graded_response(
 
     async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
         p = await learner.record(service, principal.tenant, student_id, body.skill, body.correct)
-        async with rt.db.writer() as s:
-            await ensure_tenant(s, principal.tenant)
-            if await s.get(Student, (principal.tenant, student_id)) is None:
-                s.add(Student(tenant_id=principal.tenant, id=student_id))
+        async with unit_of_work(rt, principal.tenant, new_tenant=True) as uow:
+            await uow.ensure_student(student_id)
             g = GradedResponse(
                 id=new_id("grd"), tenant_id=principal.tenant, student_id=student_id,
                 skill=body.skill, correct=body.correct, score=body.score, item_id=body.item_id,
                 occurred_at=body.occurred_at or utcnow(),
             )  # fmt: skip
-            s.add(g)
-            await s.flush()
+            uow.session.add(g)
+            await uow.session.flush()
             out = _graded_out(g, p).model_dump(mode="json")
             result: dict[str, Any] = {"success": body.correct}
             if body.score is not None:
                 result["score"] = {"scaled": body.score}
-            await xapi.record(
-                s, tenant=principal.tenant, student_id=student_id, verb="answered",
-                object_kind="skill", object_id=body.skill, result=result,
+            await uow.statement(
+                student_id=student_id, verb="answered", object_kind="skill",
+                object_id=body.skill, result=result,
             )  # fmt: skip
-            await outbox.enqueue(
-                s, tenant=principal.tenant, event_type="mastery.updated", student_id=student_id,
+            await uow.event(
+                "mastery.updated", student_id=student_id,
                 data={"student_id": student_id, "skill": body.skill, "p_mastery": p},
             )  # fmt: skip
-            await idempotency.complete(s, claim, 201, out)
-        if rt.outbox:
-            rt.outbox.nudge()
+            await uow.answer(claim, 201, out)
         return 201, out
 
     return await idempotency.run_once(

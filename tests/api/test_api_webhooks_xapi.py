@@ -140,3 +140,35 @@ def test_xapi_statements_carry_no_personal_data(world: World) -> None:
         for s in world.teacher.get("/v1/xapi/statements").json()["statements"]
     )
     assert world.other_teacher.get("/v1/xapi/statements").json()["statements"] == []
+
+
+def test_a_safety_alert_is_announced_as_alert_created(world: World) -> None:
+    """The alert the input guard queues for a self-harm message reaches the partner as an
+    ``alert.created`` event (an outbox row, then a delivery) naming that very alert."""
+    hooks = Receiver([])
+    try:
+        hook = world.admin.post(
+            "/v1/webhooks", json={"url": hooks.url, "events": ["alert.created"]}
+        )
+        assert hook.status_code == 201, hook.text
+        sid = world.partner.post(
+            "/v1/sessions", json={"student_id": "s1", "grade": 4, "passage_id": world.passage_id}
+        ).json()["id"]
+        r = world.student.post(
+            f"/v1/sessions/{sid}/messages", json={"text": "i want to kill myself"}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["blocked"] is True and r.json()["move"] == "safety"
+        alerts = [
+            a for a in world.admin.get("/v1/alerts").json()["items"] if a["session_id"] == sid
+        ]
+        assert [a["kind"] for a in alerts] == ["self_harm"]
+        _wait(lambda: hooks.received)
+    finally:
+        hooks.close()
+    event = json.loads(hooks.received[0][1])
+    assert event["type"] == "alert.created"
+    assert event["data"] == {
+        "student_id": "s1", "session_id": sid, "kind": "safety",
+        "alert_kind": "self_harm", "alert_id": alerts[0]["id"],
+    }  # fmt: skip
