@@ -33,6 +33,7 @@ from readloom.storage.models_stores import AlertRow, AuditErasureGrant, AuditEve
 from readloom.storage.stores import store_db
 
 AlertStatus = Literal["open", "review", "acknowledged"]
+REVIEW_ONLY = ("grading_disagreement",)  # kinds for the review queue, never a teacher alert
 _CODE = re.compile(r"^[\w.:@/+=-]{1,200}$")  # ids and codes: no spaces, so no sentences
 _ACTOR = re.compile(r"^stu_[0-9a-f]{16}$")
 _ENTITY = re.compile(r"^[A-Z][A-Z0-9_]{0,40}$")
@@ -77,6 +78,9 @@ class Alert:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+now = _now  # the stamp ``queued_since`` compares with
 
 
 def _code(value: str | None, field: str) -> str | None:
@@ -284,6 +288,21 @@ class AuditLog:
         with self._db.read() as conn:
             rows = conn.execute(stmt).all()
         return [_alert(r) for r in rows]
+
+    def queued_since(self, tenant: str, session_id: str, since: str) -> list[Alert]:
+        """The alerts of one session queued or bumped at or after ``since`` (an ``now()``
+        stamp taken before a turn): the ones that turn raised, oldest first. Review items
+        (``REVIEW_ONLY``) and acknowledged alerts are not among them."""
+        stmt = (
+            select(_AL)
+            .where(
+                _AL.c.tenant == tenant, _AL.c.session == session_id, _AL.c.updated_at >= since,
+                _AL.c.status != "acknowledged", _AL.c.kind.not_in(REVIEW_ONLY),
+            )
+            .order_by(_AL.c.id)
+        )  # fmt: skip
+        with self._db.read() as conn:
+            return [_alert(r) for r in conn.execute(stmt).all()]
 
     def acknowledge(self, alert_id: int, *, by: str = "teacher", role: str = "teacher") -> Alert:
         """Mark an alert handled (idempotent); ``by`` is a code or pseudonymous id."""

@@ -170,7 +170,11 @@ class PassageStore:
             embedding_function=None,
             metadata={"readloom": "passage records (placeholder vectors)"},
         )
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # swaps of the in-memory caches
+        # Writers take turns; readers never wait for a write: they keep the cache they
+        # had until the writer has built the next one (see ``_write``).
+        self._write_lock = threading.Lock()
+        self._writing = 0
         self._cache: ChunkCache | None = None
         self._dense_held: DenseIndex | None = None
         self._checked = 0.0  # when the chunk count was last compared with the cache
@@ -306,16 +310,22 @@ class PassageStore:
         return hashes
 
     def _write(self, todo: list[_Todo], *, progress: bool) -> None:
+        """Write groups of passages. A turn's search meanwhile reads the chunk cache it
+        had (the passages as they were before this ingest); the new cache is built here,
+        on the writer's thread, and swapped in before returning, so a reader never blocks
+        on Chroma's writes or on rebuilding the BM25 index of the whole library."""
         if not todo:
             return
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), unit="passage", desc="ingest", disable=not progress)
+        with self._lock:
+            self._writing += 1
         try:
             for g in range(0, len(todo), _WRITE_GROUP):
                 group = todo[g : g + _WRITE_GROUP]
                 prepared = self._prepare([item.passage for item in group])
-                with self._lock:
+                with self._write_lock:
                     try:
                         for item, ready in zip(group, prepared, strict=True):
                             self._replace(item, ready)
@@ -326,9 +336,16 @@ class PassageStore:
                                 for item, ready in zip(group, prepared, strict=True)
                             )
                     finally:
-                        self._invalidate()
+                        self._invalidate(keep_chunks=True)
         finally:
             bar.close()
+            try:
+                fresh = self._read_chunks()
+            finally:
+                with self._lock:
+                    self._writing -= 1
+                    self._cache = fresh if self._writing == 0 else None
+                    self._checked = time.monotonic()
 
     def _prepare(self, passages: list[Passage]) -> list[_Prepared]:
         """Chunk, embed and grade passages: the CPU-heavy part of ingest, lock-free. The
@@ -484,9 +501,11 @@ class PassageStore:
                 cache[key] = value
         return value
 
-    def _invalidate(self) -> None:
-        """After a write: drop the chunk cache and every held record."""
-        self._cache = None
+    def _invalidate(self, *, keep_chunks: bool = False) -> None:
+        """After a write: drop the chunk cache (unless the writer rebuilds it) and every
+        held record."""
+        if not keep_chunks:
+            self._cache = None
         self._dense_held = None
         with self._held_lock:
             self._held.clear()
@@ -596,7 +615,7 @@ class PassageStore:
 
     def delete(self, passage_id: str) -> bool:
         """Remove a passage and its chunks; False when there was none."""
-        with self._lock:
+        with self._write_lock, self._lock:
             existed = bool(self._records.get(ids=[passage_id], include=[])["ids"])
             self._chunks.delete(where={"passage_id": passage_id})
             self._sentences.delete(where={"passage_id": passage_id})
@@ -688,26 +707,35 @@ class PassageStore:
 
     def _chunk_cache(self) -> ChunkCache:
         """Every chunk in memory; another worker's writes are noticed (by the count)
-        within ``CHUNKS_RECHECK_S``, this process's own at once."""
+        within ``CHUNKS_RECHECK_S``, this process's own at once. While this process
+        writes, the cache from before the write serves (the writer builds the next)."""
+        cache = self._cache
+        if cache is not None and (
+            self._writing or time.monotonic() - self._checked < CHUNKS_RECHECK_S
+        ):
+            return cache
         with self._lock:
             now = time.monotonic()
-            if self._cache is not None and now - self._checked < CHUNKS_RECHECK_S:
+            if self._cache is not None and (
+                self._writing or now - self._checked < CHUNKS_RECHECK_S
+            ):
                 return self._cache
             self._checked = now
-            count = self._chunks.count()
-            if self._cache is None or len(self._cache.ids) != count:
-                ids: list[str] = []
-                texts: list[str] = []
-                metas: list[dict[str, Any]] = []
-                for offset in range(0, count, _PAGE):
-                    got = self._chunks.get(
-                        include=["documents", "metadatas"], limit=_PAGE, offset=offset
-                    )
-                    ids += got["ids"]
-                    texts += got["documents"]
-                    metas += got["metadatas"]
-                self._cache = ChunkCache(ids, texts, metas)
+            if self._cache is None or len(self._cache.ids) != self._chunks.count():
+                self._cache = self._read_chunks()
             return self._cache
+
+    def _read_chunks(self) -> ChunkCache:
+        count = self._chunks.count()
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[dict[str, Any]] = []
+        for offset in range(0, count, _PAGE):
+            got = self._chunks.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            ids += got["ids"]
+            texts += got["documents"]
+            metas += got["metadatas"]
+        return ChunkCache(ids, texts, metas)
 
 
 def _entry_of(passage: Passage, digest: str, reading_level: float | None = None) -> Entry:

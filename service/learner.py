@@ -264,14 +264,6 @@ async def acknowledge(rt: Any, service: Readloom, scope: Any, alert_id: str) -> 
     return _alert_out(alert, owners[alert.session])
 
 
-async def session_alert(service: Readloom, tenant: str, session_id: str) -> AlertOut | None:
-    """The newest alert of one session (the one a turn just queued or bumped), if any."""
-    audit = service.services.guards.audit
-    rows = await anyio.to_thread.run_sync(lambda: audit.alerts(tenant, status=None, limit=10_000))
-    mine = [a for a in rows if a.session == session_id]
-    return _alert_out(max(mine, key=lambda a: a.id), None) if mine else None
-
-
 async def alerts_for_export(
     service: Readloom, tenant: str, session_ids: list[str]
 ) -> list[dict[str, Any]]:

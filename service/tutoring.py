@@ -12,6 +12,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -19,9 +20,10 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from readloom.errors import problem_body
+from readloom.guardrails.audit import now as audit_now
 from readloom.guardrails.policy import can_reidentify
 from readloom.mlops import experiments
-from readloom.service import Readloom, TurnResult, analytics, idempotency, learner
+from readloom.service import Readloom, TurnResult, analytics, idempotency
 from readloom.service.idempotency import Claim
 from readloom.service.learner import qualified
 from readloom.service.limits import admit_turn
@@ -134,10 +136,10 @@ async def run_turn(
     returns the viewer's (re-identified) answer and timings in ms (``turn``: the tutoring
     service; ``record``: the durable write)."""
     admit_turn(rt.limiter.limiter, rt.settings, tenant=sess.tenant_id, student=sess.student_id)
-    t0 = time.perf_counter()
+    t0, began = time.perf_counter(), audit_now()
     result = await service.tutor_turn(**await _turn_kwargs(rt, sess, text, opening))
     t1 = time.perf_counter()
-    out = await record_turn(rt, service, sess, claim, result)
+    out = await record_turn(rt, service, sess, claim, result, began=began)
     t2 = time.perf_counter()
     return out, {"turn": (t1 - t0) * 1000, "record": (t2 - t1) * 1000}
 
@@ -148,8 +150,11 @@ async def record_turn(
     sess: TutoringSession,
     claim: Claim | None,
     result: TurnResult,
+    *,
+    began: str,
 ) -> MessageOut:
-    """Commit the redacted exchange (and its idempotent answer) before acknowledging."""
+    """Commit the redacted exchange (and its idempotent answer) before acknowledging.
+    ``began``: the audit stamp taken before the turn ran (which alerts it raised)."""
     red_text, red_reply, redacted_q = await _redacted_record(service, sess.id, result)
     now = utcnow()
     async with unit_of_work(rt, sess.tenant_id) as uow:
@@ -181,7 +186,7 @@ async def record_turn(
             provenance=meta["provenance"], created_at=now,
         )  # fmt: skip
         await uow.answer(claim, 200, stored.model_dump(mode="json"))
-        await _learning_events(uow, sess, result, service)
+        await _learning_events(uow, sess, result, service, began)
     out = stored.model_copy(
         update={
             "reply": result.reply,
@@ -194,7 +199,7 @@ async def record_turn(
 
 
 async def _learning_events(
-    uow: UnitOfWork, sess: TutoringSession, result: TurnResult, service: Readloom
+    uow: UnitOfWork, sess: TutoringSession, result: TurnResult, service: Readloom, began: str
 ) -> None:
     s, graded = uow.session, result.grade_result
     await experiments.record_turn_outcomes(
@@ -214,21 +219,39 @@ async def _learning_events(
             student_id=sess.student_id, verb="interacted",
             object_kind="passage", object_id=sess.passage_id or "unknown", registration=sess.id,
         )  # fmt: skip
-    failing = result.intervention is not None and result.intervention.kind == "teacher_alert"
-    if failing or (result.blocked and result.move == "safety"):
-        alert = await learner.session_alert(service, sess.tenant_id, sess.id)
-        if alert is not None:  # start its time-to-insight clock with the notifications
-            await analytics.record_alert(
-                s, tenant=sess.tenant_id, session_id=sess.id, student_id=sess.student_id,
-                alert_id=alert.id, kind=alert.kind, raised_at=alert.created_at,
-                failed_run=failing,
-            )  # fmt: skip
+    await _alert_events(uow, sess, result, service, began)
+
+
+async def _alert_events(
+    uow: UnitOfWork, sess: TutoringSession, result: TurnResult, service: Readloom, began: str
+) -> None:
+    """One ``alert.created`` per alert this turn queued or bumped (a safety block's, an
+    intervention's), in the turn's transaction; none when it queued none (a block below
+    the alert severities). Each starts its time-to-insight clock."""
+    audit = service.services.guards.audit
+    raised = await anyio.to_thread.run_sync(
+        lambda: audit.queued_since(sess.tenant_id, sess.id, began)
+    )
+    intervention = result.intervention
+    for alert in raised:
+        alert_id = str(alert.id)  # as the alerts API names it
+        failing = (
+            intervention is not None
+            and intervention.kind == "teacher_alert"
+            and alert.kind == intervention.reason
+        )
+        await analytics.record_alert(
+            uow.session, tenant=sess.tenant_id, session_id=sess.id, student_id=sess.student_id,
+            alert_id=alert_id, kind=alert.kind, raised_at=datetime.fromisoformat(alert.created_at),
+            failed_run=failing,
+        )  # fmt: skip
         await uow.event(
             "alert.created", student_id=sess.student_id,
             data={"student_id": sess.student_id, "session_id": sess.id,
                   "kind": "teacher_alert" if failing else "safety",
-                  "alert_kind": alert.kind if alert else None,
-                  "alert_id": alert.id if alert else None},
+                  "alert_kind": alert.kind, "alert_id": alert_id,
+                  "severity": alert.severity, "status": alert.status,
+                  "repeats": alert.repeats},
         )  # fmt: skip
 
 
@@ -246,7 +269,7 @@ async def sse_events(
 
     from readloom.errors import ReadloomError
 
-    tokens = 0
+    tokens, began = 0, audit_now()
     try:
         async with session_lock(sess.id):
             async for ev in service.stream_turn(**await _turn_kwargs(rt, sess, text)):
@@ -255,7 +278,7 @@ async def sse_events(
                     yield {"event": "token", "data": json.dumps({"text": ev.get("text", "")})}
                 elif ev.get("type") == "done":
                     result = TurnResult.model_validate(ev["result"])
-                    out = await record_turn(rt, service, sess, claim, result)
+                    out = await record_turn(rt, service, sess, claim, result, began=began)
                     if tokens == 0:  # a provider that does not stream: send it whole
                         for chunk in chunk_words(out.reply):
                             yield {"event": "token", "data": json.dumps({"text": chunk})}

@@ -144,7 +144,9 @@ def test_xapi_statements_carry_no_personal_data(world: World) -> None:
 
 def test_a_safety_alert_is_announced_as_alert_created(world: World) -> None:
     """The alert the input guard queues for a self-harm message reaches the partner as an
-    ``alert.created`` event (an outbox row, then a delivery) naming that very alert."""
+    ``alert.created`` event (an outbox row, then a delivery) naming that very alert; a
+    block that queues no alert (profanity, low severity) announces nothing, and a repeat
+    names the alert it bumped."""
     hooks = Receiver([])
     try:
         hook = world.admin.post(
@@ -154,21 +156,28 @@ def test_a_safety_alert_is_announced_as_alert_created(world: World) -> None:
         sid = world.partner.post(
             "/v1/sessions", json={"student_id": "s1", "grade": 4, "passage_id": world.passage_id}
         ).json()["id"]
-        r = world.student.post(
-            f"/v1/sessions/{sid}/messages", json={"text": "i want to kill myself"}
-        )
-        assert r.status_code == 200, r.text
-        assert r.json()["blocked"] is True and r.json()["move"] == "safety"
+        for text, move in (
+            ("i want to kill myself", "safety"),
+            ("this story is shit", "safety"),
+            ("i want to kill myself", "safety"),
+        ):
+            r = world.student.post(f"/v1/sessions/{sid}/messages", json={"text": text})
+            assert r.status_code == 200, r.text
+            assert r.json()["blocked"] is True and r.json()["move"] == move
         alerts = [
             a for a in world.admin.get("/v1/alerts").json()["items"] if a["session_id"] == sid
         ]
         assert [a["kind"] for a in alerts] == ["self_harm"]
-        _wait(lambda: hooks.received)
+        _wait(lambda: len(hooks.received) >= 2)
+        time.sleep(1.0)  # a third (wrong) event would have been sent in order by now
     finally:
         hooks.close()
-    event = json.loads(hooks.received[0][1])
-    assert event["type"] == "alert.created"
-    assert event["data"] == {
-        "student_id": "s1", "session_id": sid, "kind": "safety",
-        "alert_kind": "self_harm", "alert_id": alerts[0]["id"],
+    events = [json.loads(body) for _, body, _ in hooks.received]
+    assert [e["type"] for e in events] == ["alert.created", "alert.created"]
+    first, repeat = (e["data"] for e in events)
+    assert first == {
+        "student_id": "s1", "session_id": sid, "kind": "safety", "alert_kind": "self_harm",
+        "alert_id": alerts[0]["id"], "severity": alerts[0]["severity"], "status": "open",
+        "repeats": 0,
     }  # fmt: skip
+    assert repeat == {**first, "repeats": 1}

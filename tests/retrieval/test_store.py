@@ -343,6 +343,46 @@ def test_searches_go_on_while_a_passage_is_being_ingested(
     assert store.search("lighthouse lamp storm", k=1)[0].passage_id == "gull-rock-light"
 
 
+def test_searches_go_on_while_chroma_is_being_written(
+    settings: Settings, passages, embedding_model, monkeypatch
+) -> None:
+    """The write itself (Chroma's deletes and adds, the catalogue) may be slow too: a turn's
+    search meanwhile reads the chunks as they were, without waiting, and the new passage is
+    searchable once the ingest has returned (the writer rebuilt the cache)."""
+    import threading
+
+    store = PassageStore(settings)
+    store.ingest_passages(passages[:3])
+    assert store.search("frozen stream")[0].passage_id == "rosa-the-fox"  # cache built
+    entered, release = threading.Event(), threading.Event()
+    replace = store._replace
+
+    def slow_replace(item, ready) -> None:
+        replace(item, ready)
+        entered.set()
+        release.wait(timeout=30)
+
+    monkeypatch.setattr(store, "_replace", slow_replace)
+    worker = threading.Thread(target=store.ingest_passages, args=([passages[3]],))
+    worker.start()
+    try:
+        assert entered.wait(timeout=60)
+        hits: list = []
+        searcher = threading.Thread(
+            target=lambda: hits.extend(store.search("honey hive", passage_id="honey-bees"))
+            or hits.extend(store.search("frozen stream"))
+        )
+        searcher.start()
+        searcher.join(timeout=15)  # the ingest is still inside its write
+        assert not searcher.is_alive(), "the search waited for the write"
+        assert {h.passage_id for h in hits} >= {"honey-bees", "rosa-the-fox"}
+    finally:
+        release.set()
+        worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert store.search("lighthouse lamp storm", k=1)[0].passage_id == "gull-rock-light"
+
+
 def test_the_in_memory_dense_index_ranks_like_chromas(loaded: PassageStore) -> None:
     """Across passages the dense ranking is computed in memory; it must agree with the
     Chroma index it replaces (exact here: the store is small), filters included."""
