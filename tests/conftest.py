@@ -3,6 +3,7 @@ beyond loopback."""
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import socket
 import sys
@@ -29,6 +30,19 @@ def _loopback_only(self: socket.socket, address: object) -> object:
         if not allowed:
             raise OSError(f"tests may not reach {host}: network access is loopback-only")
     return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _collect_garbage_between_modules():
+    """Collect a module's garbage before the next module runs, with no event loop running.
+
+    An SDK client a test left unclosed (``openai``/``anthropic``'s async clients) closes
+    itself when collected, by scheduling ``aclose()`` on whatever loop is running then. If
+    that is a later test's loop, the close fails ("Event loop is closed", the first test's
+    loop) and asyncio logs the error there: it once landed on stderr in a CLI test that
+    counts stderr lines. Collected here, with no loop running, such a client does nothing."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
