@@ -710,20 +710,19 @@ class PassageStore:
         within ``CHUNKS_RECHECK_S``, this process's own at once. While this process
         writes, the cache from before the write serves (the writer builds the next)."""
         cache = self._cache
-        if cache is not None and (
-            self._writing or time.monotonic() - self._checked < CHUNKS_RECHECK_S
-        ):
+        if cache is not None and self._current():
             return cache
         with self._lock:
-            now = time.monotonic()
-            if self._cache is not None and (
-                self._writing or now - self._checked < CHUNKS_RECHECK_S
-            ):
+            if self._cache is not None and self._current():
                 return self._cache
-            self._checked = now
+            self._checked = time.monotonic()
             if self._cache is None or len(self._cache.ids) != self._chunks.count():
                 self._cache = self._read_chunks()
             return self._cache
+
+    def _current(self) -> bool:
+        """Whether the held chunk cache may serve without comparing counts."""
+        return bool(self._writing) or time.monotonic() - self._checked < CHUNKS_RECHECK_S
 
     def _read_chunks(self) -> ChunkCache:
         count = self._chunks.count()

@@ -369,8 +369,10 @@ def test_searches_go_on_while_chroma_is_being_written(
         assert entered.wait(timeout=60)
         hits: list = []
         searcher = threading.Thread(
-            target=lambda: hits.extend(store.search("honey hive", passage_id="honey-bees"))
-            or hits.extend(store.search("frozen stream"))
+            target=lambda: (
+                hits.extend(store.search("honey hive", passage_id="honey-bees"))
+                or hits.extend(store.search("frozen stream"))
+            )
         )
         searcher.start()
         searcher.join(timeout=15)  # the ingest is still inside its write
