@@ -40,6 +40,7 @@ from readloom.api.routes import (
 from readloom.api.runtime import Runtime
 from readloom.api.schemas import PassagesIn, Problem
 from readloom.api.shutdown import bounded, cancel_and_wait, cleanup_deadline
+from readloom.api.turns_first import TurnsFirst
 from readloom.api.web import register_web
 from readloom.observability import instrument_app
 from readloom.service.outbox import OutboxWorker, url_policy
@@ -201,6 +202,7 @@ def create_app(
         overrides={"/v1/passages": config.max_ingest_bytes},
     )
     app.add_middleware(NoNulBytes)
+    app.add_middleware(TurnsFirst)  # outermost: an upload waits from a turn's first byte
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

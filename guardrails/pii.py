@@ -22,6 +22,7 @@ from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResu
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngineProvider, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
+from readloom.foreground import step_aside
 from readloom.guardrails.base import GuardContext, GuardResult, Redaction
 from readloom.guardrails.international import international_recognizers
 from readloom.guardrails.lexicon import fold, load_lexicon
@@ -365,13 +366,16 @@ class PiiRedactor:
     def _analyze(self, text: str, allow_list: frozenset[str]) -> list[Finding]:
         raw: list[RecognizerResult] = []
         pieces = _pieces(text)
+        worked = 0.0
         for n, (offset, piece) in enumerate(pieces):
-            if n:  # let a waiting turn's check take the analyser between two pieces
-                time.sleep(_YIELD_S)
+            if n:  # a waiting turn's check takes the analyser; an ingest waits for turns
+                step_aside(_YIELD_S, worked_s=worked)
             with self._lock:  # spaCy and Presidio make no thread-safety promise
+                began = time.perf_counter()
                 found = self.analyzer.analyze(
                     text=piece, language="en", score_threshold=self.score_threshold
                 )
+                worked = time.perf_counter() - began
             for r in found:
                 r.start, r.end = r.start + offset, r.end + offset
             raw.extend(found)

@@ -32,6 +32,7 @@ from cachetools import Cache, LRUCache, TTLCache
 from pydantic import BaseModel, Field
 
 from readloom.errors import GuardrailDenied, InputError, NotFound, ReadloomError
+from readloom.foreground import background
 from readloom.mlops.data_quality import QualityReport
 from readloom.retrieval import chunking
 from readloom.retrieval.chroma import (
@@ -246,6 +247,12 @@ class PassageStore:
         """
         if seal and self.sealer is None:
             raise ReadloomError("this store cannot seal passages", code="sealer_missing")
+        with background():  # an upload waits for children's turns (``foreground``)
+            return self._ingest(passages, progress=progress, strict=strict, seal=seal)
+
+    def _ingest(
+        self, passages: Sequence[Passage], *, progress: bool, strict: bool, seal: bool
+    ) -> IngestReport:
         seen: set[str] = set()
         for passage in passages:
             if passage.passage_id in seen:

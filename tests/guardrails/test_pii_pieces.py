@@ -76,3 +76,36 @@ def test_a_short_check_runs_while_a_long_text_is_analysed(redactor):
     worker.join(timeout=300)
     assert done.is_set()
     assert quick.count(False) >= 4  # answered between pieces, not after the whole text
+
+
+def test_an_upload_analysed_in_the_background_waits_between_pieces_for_a_turn(
+    redactor, monkeypatch
+):
+    from readloom import foreground
+    from readloom.guardrails import pii
+
+    waits: list[tuple[float, float]] = []  # (worked before, seconds spent) per step aside
+    real = foreground.step_aside
+
+    def recorded(at_least_s: float = 0.0, *, worked_s: float = 0.0) -> float:
+        spent = real(at_least_s, worked_s=worked_s)
+        waits.append((worked_s, spent))
+        return spent
+
+    monkeypatch.setattr(pii, "step_aside", recorded)
+    text = _long_text(12) + "\n\nThe end of a long story."  # another text: no cached findings
+    pieces = len(pii._pieces(text))
+    assert pieces >= 3
+
+    def upload() -> None:
+        with foreground.background():
+            redactor.analyze(text)
+
+    with foreground.turn():  # a child's turn in flight the whole time
+        worker = threading.Thread(target=upload)
+        worker.start()
+        worker.join(timeout=120)
+    assert not worker.is_alive()
+    assert len(waits) == pieces - 1
+    assert all(worked > 0 for worked, _ in waits)
+    assert all(spent >= foreground.MIN_WAIT_S for _, spent in waits)  # it stepped aside
