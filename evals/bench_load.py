@@ -23,6 +23,8 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -107,15 +109,41 @@ def pct(values: list[float], q: float) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and its live descendants (Linux /proc):
+    ``readloom serve`` is a supervisor whose child serves the requests."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # exited meanwhile
+        return 0.0
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            total += sum(cpu_seconds(int(child)) for child in task.read_text().split())
+    return total
+
+
+def local_cpu_seconds(names: tuple[str, ...] = ("postgres", "redis-server")) -> dict[str, float]:
+    """CPU time so far of this machine's processes by name (a local Postgres or Redis on
+    loopback shares the cores with the workers), and of this process (the load generator
+    and the fake provider)."""
+    out = dict.fromkeys(names, 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            head, _, rest = stat.read_text().rpartition(")")
+            name = head.partition("(")[2]
+            if name in out:
+                fields = rest.split()
+                out[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    t = os.times()
+    out["load_generator"] = t.user + t.system
+    return out
 
 
 async def mint_key(settings: Settings) -> str:
     db = Database(settings)
     try:
-        return (await create_key(db, tenant="bench", role="partner")).key
+        # a tenant of its own: a Postgres reused across runs keeps earlier runs' usage
+        return (await create_key(db, tenant=f"bench-{uuid.uuid4().hex[:8]}", role="partner")).key
     finally:
         await db.dispose()
 
@@ -160,10 +188,14 @@ async def run_load(
                 text = f"I think the main character is brave because of the storm {tag}"
                 start = time.perf_counter()
                 timing: dict[str, float] = {}
+                problem = ""
                 try:
                     cl = clients[i % len(clients)]
                     r = await cl.post(f"/v1/sessions/{sid}/messages", json={"text": text})
                     status = r.status_code
+                    if status != 200:  # which problem: a limit, a budget, a bad request
+                        with contextlib.suppress(ValueError):
+                            problem = str(r.json().get("code", ""))
                     for part in r.headers.get("server-timing", "").split(","):
                         name, _, dur = part.strip().partition(";dur=")
                         if dur:
@@ -172,7 +204,8 @@ async def run_load(
                     status = type(exc).__name__
                 results.append(
                     {"session": i, "turn": t, "status": status,
-                     "latency": time.perf_counter() - start, "timing": timing}
+                     "latency": time.perf_counter() - start, "timing": timing,
+                     "problem": problem}
                 )  # fmt: skip
 
         t0 = time.perf_counter()
@@ -231,11 +264,12 @@ def main() -> None:
             # warm-up: one session, two turns (first-call costs are not load)
             asyncio.run(run_load(bases, key, len(bases), 2, passage["passage_id"]))
             fake.requests.clear()
-            cpu0 = sum(cpu_seconds(s.pid) for s in servers)
+            cpu0, local0 = sum(cpu_seconds(s.pid) for s in servers), local_cpu_seconds()
             results, wall = asyncio.run(
                 run_load(bases, key, args.sessions, args.turns, passage["passage_id"], args.think)
             )
             server_cpu = sum(cpu_seconds(s.pid) for s in servers) - cpu0
+            local = {k: v - local0[k] for k, v in local_cpu_seconds().items()}
         except ServerExited as exc:
             raise SystemExit(str(exc)) from None
 
@@ -268,16 +302,19 @@ def main() -> None:
         "think_s": args.think,
         "requests": len(results),
         "ok": len(ok),
-        "errors": {
-            str(s): sum(1 for r in results if r["status"] == s)
-            for s in {r["status"] for r in results}
-            if s != 200
-        },  # fmt: skip
+        "errors": dict(
+            Counter(f"{r['status']} {r['problem']}".strip() for r in results if r["status"] != 200)
+        ),  # fmt: skip
         "wall_s": round(wall, 2),
         "throughput_turns_per_s": round(len(ok) / wall, 2),
         # the server's CPU per turn, and how many of the cores it kept busy
         "server_cpu_ms_per_turn": round(server_cpu * 1000 / max(1, len(results)), 1),
         "server_cores_busy": round(server_cpu / wall, 2),
+        # what else ran on this machine meanwhile, per turn: with N workers on 2 cores the
+        # load generator, the fake provider and Postgres take cores the workers cannot use
+        "other_cpu_ms_per_turn": {
+            k: round(v * 1000 / max(1, len(results)), 1) for k, v in local.items()
+        },
         "latency_ms": {
             "p50": round(pct(latencies, 50), 1),
             "p95": round(pct(latencies, 95), 1),
