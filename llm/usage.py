@@ -8,6 +8,7 @@ money, never text.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -47,14 +48,25 @@ def month_of(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m")
 
 
+MONTH_TOTAL_TTL_S = 5.0  # how stale another worker's usage may be in a budget check
+
+
 class UsageLedger:
     """Append-only usage rows in the shared database; monthly totals are read from it
-    (several workers share one budget), so nothing is cached per process."""
+    (several workers share one budget).
+
+    A tenant's monthly total is a sum over its month's rows, checked before every paid
+    call: at 100,000 rows it took 19 ms, on the event loop. So the total is read at most
+    once per ``MONTH_TOTAL_TTL_S`` per process, and this process's own calls are added to
+    it as they are recorded: a worker sees its own spending at once, the others' within
+    seconds (a monthly allowance overshoots by at most those seconds' calls)."""
 
     def __init__(self, db: StoreDB | Settings | Path, *, clock: Any = time.time) -> None:
         self._db = db if isinstance(db, StoreDB) else store_db(db)
         self.path = self._db.path
         self._clock = clock
+        self._totals: dict[tuple[str, str], tuple[float, int]] = {}  # -> (read at, tokens)
+        self._totals_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UsageLedger:
@@ -82,14 +94,27 @@ class UsageLedger:
                     student_id=student_id,
                 )
             )  # fmt: skip
+        key = (tenant, month_of(ts))
+        with self._totals_lock:
+            if key in self._totals:
+                read_at, tokens = self._totals[key]
+                self._totals[key] = (read_at, tokens + usage.input_tokens + usage.output_tokens)
 
     def tokens_this_month(self, tenant: str) -> int:
-        month = month_of(self._clock())
+        key = (tenant, month_of(self._clock()))
+        with self._totals_lock:
+            hit = self._totals.get(key)
+        if hit is not None and time.monotonic() - hit[0] < MONTH_TOTAL_TTL_S:
+            return hit[1]
+        read_at = time.monotonic()
         stmt = select(func.coalesce(func.sum(_T.c.input_tokens + _T.c.output_tokens), 0)).where(
-            _T.c.tenant == tenant, _T.c.month == month
+            _T.c.tenant == key[0], _T.c.month == key[1]
         )
         with self._db.read() as conn:
-            return int(conn.execute(stmt).scalar_one())
+            tokens = int(conn.execute(stmt).scalar_one())
+        with self._totals_lock:
+            self._totals[key] = (read_at, tokens)
+        return tokens
 
     def summary(self, tenant: str | None = None) -> dict[str, Any]:
         """Calls, tokens and cost, overall or for one tenant (for reports and the CLI)."""

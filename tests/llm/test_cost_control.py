@@ -141,3 +141,26 @@ def test_cache_round_trip_with_parsed_output_and_ttl(tmp_path):
     assert cache.get("missing") is None
     clock.now += 61
     assert cache.get("k", QuestionSet) is None
+
+
+def test_the_monthly_total_is_read_once_a_while_and_own_calls_count_at_once(tmp_path, monkeypatch):
+    from readloom.llm import usage as usage_mod
+
+    def spend(ledger: UsageLedger, tokens: int) -> None:
+        ledger.record(
+            tenant="district-a", provider="openai", model="gpt-4o-mini", prompt_id="q@v1",
+            usage=Usage(input_tokens=tokens, output_tokens=0), cost_usd=0.0,
+        )  # fmt: skip
+
+    here = UsageLedger(tmp_path / "u.sqlite")  # this worker
+    other = UsageLedger(tmp_path / "u.sqlite")  # another worker on the same database
+    assert here.tokens_this_month("district-a") == 0
+    spend(other, 1_000)
+    spend(here, 10)
+    # within the window: this worker's own call is counted, the other's not yet
+    assert here.tokens_this_month("district-a") == 10
+    monkeypatch.setattr(usage_mod, "MONTH_TOTAL_TTL_S", 0.0)  # the window has passed
+    assert here.tokens_this_month("district-a") == 1_010
+    assert other.tokens_this_month("district-a") == 1_010
+    here.close()
+    other.close()
