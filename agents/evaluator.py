@@ -57,7 +57,10 @@ def near_repeat(a: str, b: str) -> bool:
     x, y = " ".join(_WORD.findall(a.lower())), " ".join(_WORD.findall(b.lower()))
     if not x or not y:
         return False
-    return x == y or difflib.SequenceMatcher(None, x, y).ratio() >= REPEAT_SIMILARITY
+    if x == y:
+        return True
+    m = difflib.SequenceMatcher(None, x, y)  # each bound is >= the next: exact, cheaper first
+    return all(r() >= REPEAT_SIMILARITY for r in (m.real_quick_ratio, m.quick_ratio, m.ratio))
 
 
 def _repeats(text: str, state: TurnState) -> bool:
