@@ -49,6 +49,10 @@ as_pg "'$bindir/pg_ctl' -D '$dir/data' -l '$dir/log' -w \
 
 psql_pg() { su postgres -s /bin/sh -c "psql -h 127.0.0.1 -p $port -U postgres -v ON_ERROR_STOP=1 -q -c \"$1\"" >&2; }
 psql_pg "CREATE USER readloom WITH PASSWORD '$pw' CREATEDB"
+# The tests drop their databases WITH (FORCE), which terminates what is still connected. An
+# autovacuum worker on that database belongs to no role, and only a superuser or a member of
+# pg_signal_backend may end it: without this a teardown failed now and then (InsufficientPrivilege).
+psql_pg "GRANT pg_signal_backend TO readloom"
 psql_pg "CREATE DATABASE readloom_test OWNER readloom"
 
 log "cluster in $dir on port $port (stop: bash .ci/postgres.sh stop $dir)"
