@@ -235,7 +235,10 @@ class Readloom:
             state = await self.graph.ainvoke(
                 run_input, config, context=context, durability=self.settings.checkpoint_durability
             )
-        provenance = {**(state.get("provenance") or {}), "models": active_models(self.settings)}
+        # the registry is a synchronous store: never on the event loop (on SQLite it waited
+        # there for the write lock that this loop's own async writer held: 30 s, then failed)
+        models = await asyncio.to_thread(active_models, self.settings)
+        provenance = {**(state.get("provenance") or {}), "models": models}
         graded = state.get("grade_result")
         gain = None
         if arms:
@@ -384,10 +387,11 @@ class Readloom:
             raise InputError(
                 f"request refused by guardrails ({state.get('block_reason')})", status=403
             )
+        models = await asyncio.to_thread(active_models, self.settings)  # a synchronous store
         redacted = QuestionsResult(
             passage_id=passage_id,
             questions=[q for q in state.get("questions", []) if q],
-            provenance={**(state.get("provenance") or {}), "models": active_models(self.settings)},
+            provenance={**(state.get("provenance") or {}), "models": models},
             session_id=session_id,
         )
         return self.present_questions(redacted, role=role) if reidentify else redacted

@@ -8,6 +8,7 @@ service keys by student (mastery, vault links, alerts) gets the tenant-qualified
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import anyio
@@ -34,11 +35,13 @@ def check_skill(service: Readloom, skill: str) -> None:
     service.services.skills.get(skill)
 
 
-def provenance(service: Readloom) -> dict[str, Any]:
-    """The mastery model version behind an estimate (``models`` as on every reply)."""
+async def provenance(service: Readloom) -> dict[str, Any]:
+    """The mastery model version behind an estimate (``models`` as on every reply); the
+    registry is a synchronous store, so it is read in a thread, never on the event loop."""
     from readloom.mlops.provenance import active_models
 
-    return {"models": {"mastery": active_models(service.settings)["mastery"]}}
+    models = await asyncio.to_thread(active_models, service.settings)
+    return {"models": {"mastery": models["mastery"]}}
 
 
 async def _estimates(service: Readloom, tenant: str, student_id: str) -> dict[str, float]:
@@ -91,7 +94,7 @@ async def recommend(
     )
     return RecommendationOut(
         student_id=student_id,
-        provenance=provenance(service) | {"policy": POLICY_VERSION},
+        provenance=(await provenance(service)) | {"policy": POLICY_VERSION},
         **out.model_dump(exclude={"matched_topics"}),
     )
 

@@ -65,7 +65,9 @@ async def get_mastery(student_id: str, scope: ScopeDep, service: ServiceDep) -> 
     """Estimated probability of mastery per reading skill (BKT)."""
     await scope.student(student_id)
     skills = await learner.mastery(service, scope.tenant, student_id)
-    return MasteryOut(student_id=student_id, skills=skills, provenance=learner.provenance(service))
+    return MasteryOut(
+        student_id=student_id, skills=skills, provenance=await learner.provenance(service)
+    )
 
 
 @router.get("/{student_id}/recommendation", response_model=RecommendationOut)
