@@ -111,7 +111,9 @@ class Grader:
         student_id: str | None = None,
         allow_list: frozenset[str] = frozenset(),
     ) -> GradeOutcome:
-        floor = self.grade_offline(item)
+        # spaCy and the embedding model: CPU-bound, so off the event loop (other children's
+        # turns keep moving, and torch computes outside the interpreter lock)
+        floor = await asyncio.to_thread(self.grade_offline, item)
         providers = self.judge_providers()
         if not providers or floor.reason in _FLOOR_REASONS:
             return floor

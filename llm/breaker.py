@@ -10,7 +10,10 @@ is also written to pybreaker's ``CircuitRedisStorage`` (failure count, state, op
 and the shared state is what every worker reads, so one worker's outage verdict (or its
 successful probe) holds for all. A worker whose Redis is unreachable falls back to its
 own in-process view, kept in step all along. The half-open probe slot stays per worker:
-at most one probe per worker, never a shared lock.
+at most one probe per worker, never a shared lock. A worker reads the shared state at
+most every ``SHARED_READ_S`` (its own writes at once): read before every call, Redis took
+about a seventh of a busy worker's event loop, and an outage verdict a fraction of a
+second late costs nothing a breaker exists to save.
 
 The state machine is small and home-made on purpose: the router needs a non-blocking
 "may I call?" check before each attempt, which the decorator-style libraries do not
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 State = Literal["closed", "open", "half_open"]
 REDIS_TIMEOUT_S = 0.25  # a slow Redis must not become the latency it protects against
 UNKNOWN = "unknown"  # what pybreaker's storage reports when Redis cannot be read
+SHARED_READ_S = 0.5  # how stale another worker's verdict may be in this one
 
 
 class CircuitBreaker:
@@ -50,6 +54,8 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._probe_in_flight = False
         self._shared = shared  # a pybreaker CircuitBreakerStorage, or None
+        # (read at, state, opened_at, counter) of the last shared read; None: read again
+        self._seen: tuple[float, str, datetime | None, int] | None = None
 
     @property
     def state(self) -> State:
@@ -68,15 +74,27 @@ class CircuitBreaker:
         Wall clock: workers share no monotonic one."""
         if self._shared is None:
             return None
-        state = self._shared.state
+        _, state, opened, _ = self._read_shared()
         if state == "closed":
             return "closed"
         if state != "open":
             return None  # UNKNOWN: Redis unreachable
-        opened = self._shared.opened_at
         if opened is None or time.time() - opened.timestamp() >= self.cooldown_s:
             return "half_open"
         return "open"
+
+    def _read_shared(self) -> tuple[float, str, datetime | None, int]:
+        """The shared state, read from Redis at most every ``SHARED_READ_S``."""
+        now = self._clock()
+        seen = self._seen
+        if seen is not None and now - seen[0] < SHARED_READ_S:
+            return seen
+        shared = self._shared
+        state = shared.state
+        opened = shared.opened_at if state == "open" else None
+        counter = shared.counter if state != UNKNOWN else 0
+        self._seen = (now, state, opened, counter)
+        return self._seen
 
     def allow(self) -> bool:
         """May a call go to this provider now? In half-open, True for one probe only."""
@@ -93,9 +111,13 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = None
         self._probe_in_flight = False
-        if self._shared is not None and (was_open or self._shared.counter):
+        if self._shared is None:
+            return
+        _, state, _, counter = self._read_shared()
+        if was_open or counter or state == "open":
             self._shared.reset_counter()
             self._shared.state = "closed"
+            self._seen = None
 
     def record_failure(self) -> None:
         self._failures += 1
@@ -108,6 +130,7 @@ class CircuitBreaker:
             if probe or self._opened_at is not None or self._shared.counter >= self.threshold:
                 self._shared.state = "open"
                 self._shared.opened_at = datetime.now(UTC)
+            self._seen = None  # our own verdict: read back at once
 
     def release(self) -> None:
         """The call ended with no verdict on health (e.g. cancelled): free the probe slot."""

@@ -298,14 +298,17 @@ class OfflineGrader:
         self._vectors: dict[str, np.ndarray] = {}
 
     def _vector_pair(self, a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
-        todo = list(dict.fromkeys(t for t in (a, b) if t not in self._vectors))
+        # Graders run in worker threads: read each vector once, never re-read the cache
+        # after another thread may have cleared it.
+        found = {t: v for t in (a, b) if (v := self._vectors.get(t)) is not None}
+        todo = list(dict.fromkeys(t for t in (a, b) if t not in found))
         if todo:
             if len(self._vectors) > 50_000:
                 self._vectors.clear()
             vecs = self._embed(todo)  # type: ignore[operator]
             for t, v in zip(todo, vecs, strict=True):
-                self._vectors[t] = v
-        return self._vectors[a], self._vectors[b]
+                self._vectors[t] = found[t] = v
+        return found[a], found[b]
 
     def prepare(self, items: list[tuple[str, str, str | None]]) -> None:
         """Embed many (response, key, passage) pairs in batches: ``readloom grade`` on a

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from readloom.llm.breaker import CircuitBreaker
+import pybreaker
+
+from readloom.llm.breaker import SHARED_READ_S, CircuitBreaker
 
 
 class Clock:
@@ -68,3 +70,36 @@ def test_released_probe_frees_the_slot():
     assert b.allow() and not b.allow()
     b.release()  # e.g. the caller was cancelled
     assert b.state == "half_open" and b.allow()
+
+
+class CountingStorage(pybreaker.CircuitMemoryStorage):
+    """pybreaker's own storage (what Redis holds for several workers), counting reads."""
+
+    def __init__(self) -> None:
+        super().__init__("closed")
+        self.state_reads = 0
+
+    @property
+    def state(self) -> str:
+        self.state_reads += 1
+        return super().state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        pybreaker.CircuitMemoryStorage.state.fset(self, value)  # type: ignore[attr-defined]
+
+
+def test_a_worker_reads_the_shared_state_at_most_twice_a_second_and_its_own_writes_at_once():
+    clock, shared = Clock(), CountingStorage()
+    a = CircuitBreaker("openai", threshold=3, cooldown_s=10.0, clock=clock, shared=shared)
+    b = CircuitBreaker("openai", threshold=3, cooldown_s=10.0, clock=clock, shared=shared)
+    for _ in range(100):  # a busy worker: a hundred calls within one read interval
+        assert b.allow()
+        b.record_success()
+    assert shared.state_reads == 1
+    for _ in range(3):
+        a.record_failure()
+    assert a.state == "open" and not a.allow()  # its own verdict, without waiting
+    assert b.allow()  # B's view is at most SHARED_READ_S old...
+    clock.now += SHARED_READ_S
+    assert b.state == "open" and not b.allow()  # ...then it holds for B too
