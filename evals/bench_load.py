@@ -44,13 +44,25 @@ REPLY = (
     "Good thinking! Look back at the first paragraph: what does the main character do "
     "first, and why do you think they do it?"
 )
+# Socratic questions a good model varies turn by turn (the evaluator sends a reply that
+# repeats one of the session's last five back for revision, as it should)
+ASKS = (
+    "Look back at the part about the {0} and the {1}. What do you notice there?",
+    "Find where the story talks about the {0}. How does the {1} help you?",
+    "Read the lines with the {0} again. What might the {1} tell you?",
+    "Think about the {0}. Why does the {1} matter here?",
+    "Where do you see the {0} in the passage? What happens with the {1} next?",
+    "Picture the {0} in your mind. What clue does the {1} give you?",
+)
 TAG_RE = re.compile(r"\bbench([a-j]+)q([a-j]+)\b")
+_WORDS_RE = re.compile(r"[A-Za-z]{6,}")
 
 
 class BenchProvider(FakeLLMServer):
-    """The fake OpenAI server, answering like a good model would: a Socratic reply to a
-    tutoring prompt, and a valid question set (evidence quoted from the passage) to a
-    structured question-generation prompt, so no call fails and falls back."""
+    """The fake OpenAI server, answering like a good model would, so no call fails or is
+    sent back: a short Socratic reply grounded in the excerpts (a new one each turn) to a
+    tutoring prompt, a verdict to the judge's grading prompt, and a valid question set
+    (evidence quoted from the passage) to a question-generation prompt."""
 
     def __init__(self, delay: float):
         super().__init__("openai", default=Reply.ok(REPLY, delay_s=delay))
@@ -59,9 +71,13 @@ class BenchProvider(FakeLLMServer):
     def _next(self, req: Any) -> Reply:
         super()._next(req)  # records the request
         body = req.body if isinstance(req.body, dict) else {}
+        messages = body.get("messages", [])
+        system = next((m["content"] for m in messages if m["role"] == "system"), "")
+        user = next((m["content"] for m in messages if m["role"] == "user"), "")
         if not body.get("response_format"):
-            return Reply.ok(grounded_reply(body.get("messages", [])), delay_s=self.delay)
-        user = next((m["content"] for m in body.get("messages", []) if m["role"] == "user"), "")
+            return Reply.ok(grounded_reply(system, user), delay_s=self.delay)
+        if "Student's answer:" in user:
+            return Reply.json(judge_verdict(user), delay_s=self.delay)
         passage = user.split("Passage:", 1)[-1]
         count = int((re.search(r"exactly (\d+)", user) or [None, "3"])[1])
         sentences = [x.strip() for x in re.split(r"(?<=[.!?])\s+", passage) if len(x.split()) >= 5]
@@ -76,20 +92,35 @@ class BenchProvider(FakeLLMServer):
         return Reply.json({"questions": questions}, delay_s=self.delay)
 
 
-def grounded_reply(messages: list[dict[str, Any]]) -> str:
-    """A Socratic reply that names two words of the excerpts (so the evaluator finds it
-    grounded) and none of the answer's (so it leaks nothing): one call per turn."""
-    system = next((m["content"] for m in messages if m["role"] == "system"), "")
-    user = next((m["content"] for m in messages if m["role"] == "user"), "")
-    answer = (re.search(r"Answer \(for you only[^:]*:(.*)", user) or [None, ""])[1].lower()
-    excerpts = system.split("Passage excerpts:", 1)[-1]
-    words = [w.lower() for w in re.findall(r"[A-Za-z]{6,}", excerpts)]
-    picked = list(dict.fromkeys(w for w in words if w not in answer))[:2]
-    if len(picked) < 2:
+def _field(text: str, label: str) -> str:
+    return (re.search(rf"{re.escape(label)}(.*)", text) or [None, ""])[1].strip().lower()
+
+
+def grounded_reply(system: str, user: str) -> str:
+    """A short Socratic reply that names two words of the excerpts (so the evaluator finds
+    it grounded) and none of the answer's (so it leaks nothing), chosen by the student's
+    message so that a session's turns differ: one call per turn."""
+    answer = _field(user, "Answer (for you only")
+    # the last <excerpts>: the instructions name the tag before the data block opens
+    excerpts = system.rpartition("<excerpts>")[2].partition("</excerpts>")[0]
+    words = list(dict.fromkeys(w.lower() for w in _WORDS_RE.findall(excerpts)))
+    words = [w for w in words if w not in answer]
+    if len(words) < 2:
         return REPLY
-    return (
-        f"Good thinking! Look back at the part about the {picked[0]} and the {picked[1]}. {REPLY}"
-    )
+    turn = sum(map(ord, _field(user, "<student_message>")))
+    first = words[turn % len(words)]
+    second = words[(turn // 7 + 1) % len(words)]
+    if second == first:
+        second = words[(words.index(first) + 1) % len(words)]
+    return ASKS[turn % len(ASKS)].format(first, second)
+
+
+def judge_verdict(user: str) -> dict[str, str]:
+    """The judge's verdict: correct when the child's answer shares a word of the key."""
+    key = set(re.findall(r"[a-z]{3,}", _field(user, "Key:")))
+    said = set(re.findall(r"[a-z]{3,}", _field(user, "Student's answer:")))
+    verdict = "correct" if key & said else "incorrect"
+    return {"verdict": verdict, "reason": "Compared with the key."}
 
 
 def _letters(n: int) -> str:

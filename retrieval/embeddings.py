@@ -34,6 +34,11 @@ _BATCH_SIZE = 32
 _TORCH_THREADS = 1
 
 _lock = threading.Lock()
+# One caller at a time uses the model: the Hugging Face fast tokenizer keeps its padding
+# and truncation settings as state, so a padded batch in one thread and a single text in
+# another gave ragged tensors ("Unable to create tensor") when graders ran in threads.
+# Torch computes on one thread anyway (_TORCH_THREADS), so little is lost.
+_use_lock = threading.RLock()
 _model: SentenceTransformer | None = None
 
 
@@ -93,12 +98,13 @@ def embed(texts: list[str], *, batch_size: int = _BATCH_SIZE) -> np.ndarray:
     text (a query, a child's answer) goes through ``traced_encoder`` once that pays off."""
     if not texts:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
-    if len(texts) == 1:
-        from readloom.retrieval.traced_encoder import embed_one
+    model = get_model()
+    with _use_lock:
+        if len(texts) == 1:
+            from readloom.retrieval.traced_encoder import embed_one
 
-        model = get_model()
-        return embed_one(model, texts[0], lambda text: _encode(model, [text])[0])[None, :]
-    return _encode(get_model(), texts, batch_size=batch_size)
+            return embed_one(model, texts[0], lambda text: _encode(model, [text])[0])[None, :]
+        return _encode(model, texts, batch_size=batch_size)
 
 
 def _encode(
