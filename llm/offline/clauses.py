@@ -246,6 +246,8 @@ def causal(view: PassageView, s: Sentence) -> Iterator[Candidate]:
             continue
         for cause, score in _causes(verb):
             answer = phrase(view.doc, _what_was_known(view.doc, cause))
+            if answer[:4].lower() == "for ":  # "for he had a purse": the reason is the clause
+                answer = answer[4:]
             base = analyse(verb, within=within - cause)
             if base is None or not answer:
                 continue
@@ -295,6 +297,8 @@ def _causes(verb: Token) -> Iterator[tuple[set[int], float]]:
                 yield subtree_ids(child), 0.7
             elif mark is not None and mark.lower_ == "so" and child.i > verb.i:
                 yield subtree_ids(child), 0.85
+            elif mark is not None and mark.lower_ == "for" and child.i > verb.i:
+                yield subtree_ids(child), 0.85  # the storyteller's "…, for he had a purse"
             elif first.lower_ == "to" or (
                 first.lower_ == "in" and doc[first.i + 1].lower_ == "order"
             ):

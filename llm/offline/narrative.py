@@ -77,12 +77,18 @@ def traits(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     if not view.usable(s):
         return
     root = s.span.root
-    if root.lemma_ != "be":
-        return
+    if root.lemma_ != "be" or any(c.dep_ == "neg" for c in root.children):
+        return  # "he was never short of money" says nothing he was like
     subj = subject_of(root)
     if subj is None or not view.is_person(subj) and subj.pos_ != "PRON":
         return
-    adjs = [c for c in root.children if c.dep_ == "acomp" and c.lemma_.lower() in TRAITS] + [
+    adjs = [
+        c
+        for c in root.children
+        if c.dep_ == "acomp"
+        and c.lemma_.lower() in TRAITS
+        and not any(p.dep_ == "prep" for p in c.children)  # "short of money": not a trait
+    ] + [  # fmt: skip
         a
         for c in root.children
         if c.dep_ == "attr"

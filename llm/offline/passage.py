@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -107,8 +108,9 @@ class PassageView:
             subjects = [
                 t
                 for t in span
-                if t.i < limit and t.dep_ in ("nsubj", "nsubjpass") and t.pos_ != "PRON"
-            ]
+                if t.i < limit and t.pos_ != "PRON"
+                and (t.dep_ in ("nsubj", "nsubjpass") or _introduced(t))
+            ]  # fmt: skip
             fits = [t for t in subjects if _fits(self, "he", t)]
             names = {self._name(t) for t in fits}
             if len(names) == 1:
@@ -153,7 +155,10 @@ class PassageView:
         ids = noun_phrase_ids(tok)
         if sent is not None:  # spaCy may glue a heading onto the first sentence
             ids &= set(range(sent.span.start, sent.span.end))
-        return render(self.doc, ids)
+        name = render(self.doc, ids)
+        if _introduced(tok):  # "there was a lad": the story's "the lad" from then on
+            name = re.sub(r"^(?:a|an)\s+", "the ", name, flags=re.I)
+        return name
 
 
 MALE_NOUNS = frozenset(
@@ -177,6 +182,17 @@ def _acting_names(doc: Doc) -> frozenset[str]:
     subjects = Counter(t.text for t in doc if t.pos_ == "PROPN" and t.dep_ == "nsubj")
     placed = {t.text for t in doc if t.pos_ == "PROPN" and t.dep_ == "pobj"}
     return frozenset(n for n, k in subjects.items() if k >= 2 and n not in placed)
+
+
+def _introduced(tok: Token) -> bool:
+    """A person a story brings in with "there was a lad" or "there lived a prince": the
+    noun is no subject to the parser, yet the "he" of the next sentences is that person."""
+    head = tok.head
+    return (
+        tok.pos_ == "NOUN"
+        and tok.dep_ in ("attr", "nsubj", "dobj")
+        and any(c.dep_ == "expl" for c in head.children)
+    )
 
 
 def _fits(view: PassageView, pronoun: str, tok: Token) -> bool:

@@ -101,7 +101,9 @@ def is_narrative(view: PassageView) -> bool:
     """A story: mostly past-tense narration about people, or dialogue."""
     roots = [s.span.root for s in view.sentences]
     past = sum(r.tag_ in ("VBD", "VBN") for r in roots) / max(1, len(roots))
-    people = sum(view.is_person(t) for t in view.doc if t.dep_ == "nsubj")
+    people = sum(
+        view.is_person(t) or t.lower_ in ("he", "she") for t in view.doc if t.dep_ == "nsubj"
+    )  # "He was never short of money": a person, though the parser names no noun
     quotes = view.text.count("\u201c") + view.text.count('"') // 2
     return past >= 0.4 and (people >= 1 or quotes >= 2)
 

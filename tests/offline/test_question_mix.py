@@ -183,3 +183,19 @@ def test_only_people_think(nlp):
     qs = generate_questions(passage_title="", passage_text=text, count=8, grade=5).questions
     asked = [q.question for q in qs]
     assert not any(q.startswith("What thought") or q.startswith("What was not") for q in asked)
+
+
+def test_a_person_a_story_brings_in_with_there_was_is_the_he_that_follows(nlp):
+    text = (
+        "Once upon a time there was a lad who lived by the sea. He was never short of money, "
+        "for he had a purse which was never empty. He walked along the shore every morning. "
+        "One day he found a shell that sang when the wind blew."
+    )
+    qs = generate_questions(passage_title="", passage_text=text, count=6, grade=4).questions
+    why = next(q for q in qs if q.question.startswith("Why"))
+    # the storyteller's "for" gives the reason; "he" is the lad, named in question and answer
+    assert why.question == "Why was the lad never short of money?"
+    assert why.answer == "the lad had a purse which was never empty"
+    assert all(q.type not in ("key_detail", "cause_effect") for q in qs)  # a story's types
+    # "never short of money" says nothing the lad was like
+    assert not any(q.question == "What was the lad like?" for q in qs)
