@@ -330,11 +330,23 @@ def sequence(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     root = s.span.root
     within = {t.i for t in s.span}
     for child in root.children:
-        mark = next((c for c in child.children if c.dep_ == "mark"), None)
-        if child.dep_ != "advcl" or mark is None or mark.lower_ not in ("after", "before", "once"):
+        if child.dep_ != "advcl":
+            continue
+        # "after" is a mark to the parser; "when" an adverb opening the clause
+        mark = next((c for c in child.children if c.dep_ == "mark"), None) or next(
+            (c for c in child.children if c.dep_ == "advmod" and c.i == child.left_edge.i), None
+        )
+        if mark is None:
+            continue
+        if mark.lower_ not in ("after", "before", "once", "when") or subject_of(child) is None:
             continue
         event = render(view.doc, subtree_ids(child) - {mark.i})
-        made = _event_question(view, s, root, within, mark.lower_, event, 1.0)
+        # "When it was time to marry, she had her suitors assemble": what a person does
+        # when something happens is the story's action, the experts' commonest question
+        score = 0.9 if mark.lower_ == "when" else 1.0
+        made = _event_question(
+            view, s, root, within - subtree_ids(child), mark.lower_, event, score
+        )
         if made:
             yield made
     if s.index == 0 or not _opens_with_sequence_word(s):
@@ -394,12 +406,20 @@ def _event_question(
     if named is None:
         return None
     subject, _ = named
-    if view.is_person(clause.subject) and clause.subject.pos_ != "PRON":
+    qtype = "sequence"
+    if rel == "when" and root.lemma_ in ("be", "seem", "feel", "know", "remember"):
+        return None  # "What did the king do when he heard? was angry": no deed
+    subj = clause.subject
+    person = view.is_person(subj) or (subj.pos_ == "PRON" and subj.lower_ in ("he", "she"))
+    if person and (subj.pos_ != "PRON" or rel == "when"):
+        if subj.pos_ == "PRON" and event.lower().startswith(subject.lower() + " "):
+            event = f"{subj.lower_} {event[len(subject) + 1 :]}"  # "…do when she reached…"
         question = f"What did {subject} do {rel} {event}?"
         answer = render(view.doc, clause.ids - clause.subject_ids)
+        qtype = "what" if rel == "when" else qtype
     else:
         question = f"What happened {rel} {event}?"
         answer = declarative(clause)
     if len(question.split()) > view.max_question_words + 4 or len(answer.split()) < 2:
         return None
-    return Candidate("sequence", question[:1].upper() + question[1:], answer, s.index, score)
+    return Candidate(qtype, question[:1].upper() + question[1:], answer, s.index, score)

@@ -199,3 +199,18 @@ def test_a_person_a_story_brings_in_with_there_was_is_the_he_that_follows(nlp):
     assert all(q.type not in ("key_detail", "cause_effect") for q in qs)  # a story's types
     # "never short of money" says nothing the lad was like
     assert not any(q.question == "What was the lad like?" for q in qs)
+
+
+def test_what_a_person_does_when_something_happens_is_asked_as_the_experts_ask(nlp):
+    text = (
+        "Once upon a time there was a proud prince who had a daughter. But the daughter was "
+        "a child of ill luck. When it came time for her to marry, she had all her suitors "
+        "assemble before her father's palace. When the princess reached the window, she saw "
+        "a beggar standing among the princes. The king was angry when he heard the news."
+    )
+    qs = generate_questions(passage_title="", passage_text=text, count=8, grade=4).questions
+    asked = {q.question: q for q in qs}
+    q = asked["What did the princess do when she reached the window?"]
+    assert (q.type, q.answer) == ("action", "saw a beggar standing among the princes")
+    # being angry is no deed: "What did the king do when he heard the news? was angry"
+    assert not any(a.startswith("What did the king do") for a in asked)
