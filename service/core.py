@@ -469,6 +469,9 @@ class Readloom:
         if q is None:
             return None
         fields = ("question", "answer", "evidence")
-        return q.model_copy(
-            update={f: self._reidentify(getattr(q, f), session_id, role) for f in fields}
-        )
+        update: dict[str, object] = {
+            f: self._reidentify(getattr(q, f), session_id, role) for f in fields
+        }
+        # the options too: a teacher saw "<PERSON_2>" among them, and the answer twice over
+        update["choices"] = [self._reidentify(c, session_id, role) for c in q.choices]
+        return q.model_copy(update=update)

@@ -157,6 +157,25 @@ def test_questions_use_the_real_names_of_a_pasted_text(district_a: World):
     assert "<PERSON_" not in shown
 
 
+def test_multiple_choice_options_use_the_real_names_too(district_a: World):
+    text = (
+        "Once upon a time there was a fisherman named Bartosz Nowak who lived by the sea. "
+        "Every morning Bartosz Nowak rowed his boat past the rocks. His neighbour Ottoline "
+        "Haddad mended nets on the shore. One day Ottoline Haddad found a golden shell in the "
+        "sand. When Bartosz Nowak saw the shell, he laughed for joy. Cosimo Tanaka, the old "
+        "baker, gave them both a warm loaf of bread."
+    )
+    r = district_a.teacher.post("/v1/questions", json={"text": text, "count": 6, "choices": True})
+    assert r.status_code == 200, r.text
+    with_options = [q for q in r.json()["questions"] if q["choices"]]
+    assert with_options, r.text
+    options = [c for q in with_options for c in q["choices"]]
+    assert not [c for c in options if "<PERSON_" in c], options  # never a pseudonym shown
+    for q in with_options:
+        assert q["choices"].count(q["answer"]) == 1, q  # the answer once, as written
+    assert any(n in " ".join(options) for n in ("Bartosz", "Ottoline", "Cosimo")), options
+
+
 @pytest.mark.parametrize("content", ["json", "text"])
 def test_tenant_ingested_passages_are_stored_with_placeholders(
     district_a: World, district_b: World, services, home: Path, content: str
