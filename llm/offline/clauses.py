@@ -98,6 +98,31 @@ def literal(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         yield from _appositive_questions(view, s, verb)
 
 
+def introductions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
+    """'There was once a king who had three daughters.' -> 'Who had three daughters?': a
+    story brings its people in with a relative clause, and the experts ask who it was."""
+    if not view.usable(s):
+        return
+    for verb in s.span:
+        subj = subject_of(verb) if verb.dep_ == "relcl" else None
+        if subj is None or subj.lower_ not in ("who", "that"):
+            continue
+        person = verb.head
+        if not view.is_person(person) or person.pos_ == "PRON":
+            continue
+        clause = analyse(verb, within=subtree_ids(verb))
+        made = subject_question(clause, "Who") if clause is not None else None
+        if not made or not 3 <= len(made.split()) <= view.max_question_words + 2:
+            continue
+        while person.dep_ == "conj" and view.is_person(person.head):
+            person = person.head  # "a king and a queen who had": the clause is theirs
+        ids = noun_phrase_ids(person)
+        for c in person.children:
+            if c.dep_ == "conj":  # "a King and a Queen"
+                ids |= noun_phrase_ids(c) | {t.i for t in person.children if t.dep_ == "cc"}
+        yield Candidate("who", made, phrase(view.doc, ids), s.index, 0.9)
+
+
 def _subject_questions(
     view: PassageView, s: Sentence, base: Clause, named: tuple[str, bool] | None
 ) -> Iterator[Candidate]:

@@ -9,7 +9,13 @@ shares no content word with it (so it is no paraphrase or synonym of it).
 from __future__ import annotations
 
 from readloom.llm.offline.narrative import EMOTIONS, TRAITS
-from readloom.llm.offline.nlp import content_lemmas, parse, stable_index
+from readloom.llm.offline.nlp import (
+    content_lemmas,
+    crude_stem,
+    is_content,
+    parse,
+    stable_index,
+)
 from readloom.llm.offline.passage import Candidate, PassageView
 from readloom.llm.offline.syntax import noun_phrase_ids, render
 
@@ -99,7 +105,7 @@ def _is_clause(text: str, view: PassageView) -> bool:
 
 def choose(cand: Candidate, kind: str, pool: dict[str, list[str]], view: PassageView) -> list[str]:
     """Three distractors, or none when the passage cannot offer three valid ones."""
-    answer_words = set(content_lemmas(parse(cand.answer, view.model, light=True)))
+    answer_words = _words(cand.answer, view)
     question_words = set(content_lemmas(parse(cand.question, view.model, light=True)))
     options = pool.get(kind, []) + (pool["action"] if kind in ("cause", "gist") else [])
     clause = kind in ("action", "cause", "gist")
@@ -113,7 +119,7 @@ def choose(cand: Candidate, kind: str, pool: dict[str, list[str]], view: Passage
         if low == cand.answer.lower().strip(" .") or any(low == p.lower() for p in picked):
             continue
         words = set(content_lemmas(parse(text, view.model, light=True)))
-        if words & answer_words or (words and words <= question_words):
+        if _words(text, view) & answer_words or (words and words <= question_words):
             continue  # a paraphrase of the answer, or a piece of the question
         if kind == "feeling" and _same_feeling(text, cand.answer):
             continue
@@ -126,6 +132,14 @@ def choose(cand: Candidate, kind: str, pool: dict[str, list[str]], view: Passage
         if len(picked) == N_DISTRACTORS:
             return picked
     return []
+
+
+def _words(text: str, view: PassageView) -> set[str]:
+    """Content words as lemmas and as written: the parser lemmatises a name one way alone
+    and another inside a phrase ("Nils", "Charcoal Nils"), so either shared is the answer."""
+    doc = parse(text, view.model, light=True)
+    written = {t.lower_ for t in doc if is_content(t)}
+    return set(content_lemmas(doc)) | written | {crude_stem(w) for w in written}
 
 
 def with_choices(cand: Candidate, distractors: list[str]) -> list[str]:

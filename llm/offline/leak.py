@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from readloom.llm.offline.nlp import DEFAULT_MODEL, is_content, is_placeholder, norm, parse
+from readloom.llm.offline.nlp import (
+    DEFAULT_MODEL,
+    crude_stem,
+    is_content,
+    is_placeholder,
+    norm,
+    parse,
+)
 
 _WEIGHTS = {"PROPN": 3.0, "NUM": 3.0, "NOUN": 3.0, "ADJ": 2.0, "VERB": 1.0, "ADV": 1.0}
 _ESSENTIAL = frozenset({"PROPN", "NUM"})
@@ -58,16 +65,10 @@ def mentioned(terms: list[KeyTerm], text: str, *, model: str = DEFAULT_MODEL) ->
         return []
     doc = parse(text, model, light=True)
     seen = {norm(t) for t in doc} | {t.lower_ for t in doc} | {t.text for t in doc}
-    stems = {_stem(w) for w in seen}
-    return [k for k in terms if k.lemma in seen or k.surface in seen or _stem(k.lemma) in stems]
-
-
-def _stem(word: str) -> str:
-    """A crude stem, for when the tagger lemmatizes a form differently ("Climbing" as a noun)."""
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+    stems = {crude_stem(w) for w in seen}
+    return [
+        k for k in terms if k.lemma in seen or k.surface in seen or crude_stem(k.lemma) in stems
+    ]
 
 
 def answer_leaks(

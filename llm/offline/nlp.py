@@ -185,6 +185,15 @@ def is_content(token: Token) -> bool:
     return token.lower_ not in FUNCTION_WORDS and norm(token) not in FUNCTION_WORDS
 
 
+def crude_stem(word: str) -> str:
+    """A crude stem, for when the tagger lemmatizes a form differently ("Climbing" as a
+    noun) or a child's word differs by an ending ("bamboos", "fishing")."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
 def content_lemmas(tokens: Doc | Span | list[Token]) -> list[str]:
     return [norm(t) for t in tokens if is_content(t)]
 

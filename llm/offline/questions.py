@@ -18,7 +18,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 from readloom.llm.offline import centrality, distractors
-from readloom.llm.offline.clauses import causal, literal, narrative_sequence, sequence
+from readloom.llm.offline.clauses import (
+    causal,
+    introductions,
+    literal,
+    narrative_sequence,
+    sequence,
+)
 from readloom.llm.offline.mix import (
     SINGLETONS,
     SKILLS,
@@ -27,7 +33,7 @@ from readloom.llm.offline.mix import (
     resolve_types,
 )
 from readloom.llm.offline.narrative import feelings, predictions, reactions, traits
-from readloom.llm.offline.nlp import DEFAULT_MODEL, FUNCTION_WORDS
+from readloom.llm.offline.nlp import DEFAULT_MODEL, FUNCTION_WORDS, crude_stem
 from readloom.llm.offline.passage import Candidate, PassageView
 from readloom.llm.offline.standalone import answer_problem, resolved
 from readloom.llm.offline.vocabulary import vocabulary
@@ -115,6 +121,7 @@ def _all_candidates(
     raw: list[Candidate] = []
     for s in view.sentences:
         raw += literal(view, s)
+        raw += introductions(view, s)
         raw += causal(view, s)
         raw += sequence(view, s)
         raw += narrative_sequence(view, s)
@@ -291,14 +298,7 @@ def _allowed(
 def _signature(view: PassageView, question: str) -> set[str]:
     """Content words, crudely stemmed: the evaluator's notion of a near-duplicate."""
     words = re.findall(r"[a-z0-9']+", question.lower())
-    return {_stem(w) for w in words if w not in FUNCTION_WORDS and len(w) > 1}
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+    return {crude_stem(w) for w in words if w not in FUNCTION_WORDS and len(w) > 1}
 
 
 def _overlap(a: set[str], b: set[str]) -> float:

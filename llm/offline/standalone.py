@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from readloom.llm.offline.nlp import wordset
+from readloom.llm.offline.nlp import crude_stem, wordset
 from readloom.llm.offline.passage import PassageView, gender_fits
 from readloom.llm.offline.syntax import render
 
@@ -144,11 +144,7 @@ def _stems(text: str) -> set[str]:
     for w in _WORD.findall(text.lower()):
         if w in _STOP or len(w) < 2:
             continue
-        for suffix in ("ing", "ed", "es", "s"):
-            if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-                w = w[: -len(suffix)]
-                break
-        out.add(w)
+        out.add(crude_stem(w))
     return out
 
 

@@ -214,3 +214,14 @@ def test_what_a_person_does_when_something_happens_is_asked_as_the_experts_ask(n
     assert (q.type, q.answer) == ("action", "saw a beggar standing among the princes")
     # being angry is no deed: "What did the king do when he heard the news? was angry"
     assert not any(a.startswith("What did the king do") for a in asked)
+
+
+def test_who_a_story_brings_in_is_asked_about(nlp):
+    text = (
+        "There was once a king and a queen who had three daughters. The king lost all his "
+        "money in a storm at sea. The queen sold her rings to buy bread. The three daughters "
+        "worked in the garden every day, and they grew cabbages for the market."
+    )
+    qs = generate_questions(passage_title="", passage_text=text, count=6, grade=4).questions
+    q = next(q for q in qs if q.question == "Who had three daughters?")
+    assert (q.type, q.answer) == ("character", "a king and a queen")
