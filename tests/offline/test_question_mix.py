@@ -23,6 +23,12 @@ def _qs(p, **kw):
     return generate_questions(**args).questions
 
 
+def _from(text: str, *, count: int, grade: int = 4):
+    return generate_questions(
+        passage_title="", passage_text=text, count=count, grade=grade
+    ).questions
+
+
 @pytest.mark.parametrize("grade", [4, 6])
 def test_inference_share_rises_with_grade(passages, nlp, grade):
     for p in passages:
@@ -191,7 +197,7 @@ def test_a_person_a_story_brings_in_with_there_was_is_the_he_that_follows(nlp):
         "for he had a purse which was never empty. He walked along the shore every morning. "
         "One day he found a shell that sang when the wind blew."
     )
-    qs = generate_questions(passage_title="", passage_text=text, count=6, grade=4).questions
+    qs = _from(text, count=6)
     why = next(q for q in qs if q.question.startswith("Why"))
     # the storyteller's "for" gives the reason; "he" is the lad, named in question and answer
     assert why.question == "Why was the lad never short of money?"
@@ -208,7 +214,7 @@ def test_what_a_person_does_when_something_happens_is_asked_as_the_experts_ask(n
         "assemble before her father's palace. When the princess reached the window, she saw "
         "a beggar standing among the princes. The king was angry when he heard the news."
     )
-    qs = generate_questions(passage_title="", passage_text=text, count=8, grade=4).questions
+    qs = _from(text, count=8)
     asked = {q.question: q for q in qs}
     q = asked["What did the princess do when she reached the window?"]
     assert (q.type, q.answer) == ("action", "saw a beggar standing among the princes")
@@ -222,6 +228,6 @@ def test_who_a_story_brings_in_is_asked_about(nlp):
         "money in a storm at sea. The queen sold her rings to buy bread. The three daughters "
         "worked in the garden every day, and they grew cabbages for the market."
     )
-    qs = generate_questions(passage_title="", passage_text=text, count=6, grade=4).questions
+    qs = _from(text, count=6)
     q = next(q for q in qs if q.question == "Who had three daughters?")
     assert (q.type, q.answer) == ("character", "a king and a queen")
