@@ -63,7 +63,15 @@ PERSON_NOUNS = wordset("""person people man men woman women boy boys girl girls 
     fishermen baker cook chef player players team crowd villager villagers visitor visitors
     stranger youth lad lass maiden giant witch wizard fairy dwarf servant shepherd tailor
     miller widow peasant minister priest monk soldier beggar officer ranger librarian shopkeeper merchant traveler traveller astronaut
-    engineer engineers botanist mayor president helper helpers twin twins""")
+    engineer engineers botanist mayor president helper helpers twin twins
+    husband wife bride bridegroom groom lady lord emperor empress hero heroine archer saint
+    champion champions ambassador ambassadors hermit thief thieves robber robbers troll ogre
+    maid maids nymph bishop archbishop duke duchess earl squire master mistress prisoner
+    pupil orphan grandson granddaughter nephew niece stepmother stepfather stepdaughter
+    stepsister stepsisters godmother woodcutter woodman woodsman huntsman herdsman cowherd
+    goatherd swineherd gardener weaver blacksmith carpenter innkeeper landlord coachman
+    boatman ferryman messenger suitor suitors courtier courtiers sage magician sorcerer
+    sorceress enchanter enchantress warrior warriors""")
 
 
 @dataclass(frozen=True)

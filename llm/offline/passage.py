@@ -102,6 +102,9 @@ class PassageView:
         return None
 
     def _person_before(self, pronoun: Token, index: int) -> str | None:
+        """The nearest earlier person subject the pronoun's gender allows: a princess just
+        before "he" is no reason to give up on the giant a sentence further back."""
+        gender = "she" if pronoun.lower_ in ("she", "her", "hers") else "he"
         for idx in range(index, max(-1, index - _LOOKBACK), -1):
             span = self.sentences[idx].span
             limit = pronoun.i if idx == index else span.end
@@ -111,6 +114,7 @@ class PassageView:
                 if t.i < limit and t.pos_ != "PRON"
                 and (t.dep_ in ("nsubj", "nsubjpass") or _introduced(t))
             ]  # fmt: skip
+            subjects = [t for t in subjects if gender_fits(gender, self._name(t))]
             fits = [t for t in subjects if _fits(self, "he", t)]
             names = {self._name(t) for t in fits}
             if len(names) == 1:
@@ -155,10 +159,8 @@ class PassageView:
         ids = noun_phrase_ids(tok)
         if sent is not None:  # spaCy may glue a heading onto the first sentence
             ids &= set(range(sent.span.start, sent.span.end))
-        name = render(self.doc, ids)
-        if _introduced(tok):  # "there was a lad": the story's "the lad" from then on
-            name = re.sub(r"^(?:a|an)\s+", "the ", name, flags=re.I)
-        return name
+        # named again, a person is "the lad": "there was a lad … he" -> "the lad"
+        return re.sub(r"^(?:a|an)\s+", "the ", render(self.doc, ids), flags=re.I)
 
 
 MALE_NOUNS = frozenset(

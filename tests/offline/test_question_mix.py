@@ -231,3 +231,16 @@ def test_who_a_story_brings_in_is_asked_about(nlp):
     qs = _from(text, count=6)
     q = next(q for q in qs if q.question == "Who had three daughters?")
     assert (q.type, q.answer) == ("character", "a king and a queen")
+
+
+def test_a_closer_person_of_the_other_gender_does_not_hide_the_he(nlp):
+    from readloom.llm.offline.passage import PassageView
+    from readloom.llm.offline.questions import DEFAULT_MODEL
+
+    text = (
+        "A huntsman walked through the snowy forest. The princess waved from the tower, and "
+        "he bowed to her. Then the old woodcutter laughed."
+    )
+    view = PassageView("", text, 4, DEFAULT_MODEL)
+    he = next(t for t in view.doc if t.lower_ == "he")
+    assert view.antecedent(he) == "the huntsman"  # named again: "the"
