@@ -117,9 +117,9 @@ def introductions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         while person.dep_ == "conj" and view.is_person(person.head):
             person = person.head  # "a king and a queen who had": the clause is theirs
         ids = noun_phrase_ids(person)
-        for c in person.children:
-            if c.dep_ == "conj":  # "a King and a Queen"
-                ids |= noun_phrase_ids(c) | {t.i for t in person.children if t.dep_ == "cc"}
+        if any(c.dep_ == "conj" for c in person.children):  # "a King and a Queen"
+            for c in person.children:
+                ids |= noun_phrase_ids(c) if c.dep_ in ("conj", "cc") else set()
         yield Candidate("who", made, phrase(view.doc, ids), s.index, 0.9)
 
 
@@ -431,7 +431,6 @@ def _event_question(
     if named is None:
         return None
     subject, _ = named
-    qtype = "sequence"
     if rel == "when" and root.lemma_ in ("be", "seem", "feel", "know", "remember"):
         return None  # "What did the king do when he heard? was angry": no deed
     subj = clause.subject
@@ -441,9 +440,9 @@ def _event_question(
             event = f"{subj.lower_} {event[len(subject) + 1 :]}"  # "…do when she reached…"
         question = f"What did {subject} do {rel} {event}?"
         answer = render(view.doc, clause.ids - clause.subject_ids)
-        qtype = "what" if rel == "when" else qtype
+        qtype = "what" if rel == "when" else "sequence"  # "when": the story's action
     else:
-        question = f"What happened {rel} {event}?"
+        question, qtype = f"What happened {rel} {event}?", "sequence"
         answer = declarative(clause)
     if len(question.split()) > view.max_question_words + 4 or len(answer.split()) < 2:
         return None

@@ -8,6 +8,8 @@ shares no content word with it (so it is no paraphrase or synonym of it).
 
 from __future__ import annotations
 
+from spacy.tokens import Doc
+
 from readloom.llm.offline.narrative import EMOTIONS, TRAITS
 from readloom.llm.offline.nlp import (
     content_lemmas,
@@ -105,7 +107,7 @@ def _is_clause(text: str, view: PassageView) -> bool:
 
 def choose(cand: Candidate, kind: str, pool: dict[str, list[str]], view: PassageView) -> list[str]:
     """Three distractors, or none when the passage cannot offer three valid ones."""
-    answer_words = _words(cand.answer, view)
+    answer_words = _words(parse(cand.answer, view.model, light=True))
     question_words = set(content_lemmas(parse(cand.question, view.model, light=True)))
     options = pool.get(kind, []) + (pool["action"] if kind in ("cause", "gist") else [])
     clause = kind in ("action", "cause", "gist")
@@ -118,8 +120,9 @@ def choose(cand: Candidate, kind: str, pool: dict[str, list[str]], view: Passage
         low = text.lower().strip(" .")
         if low == cand.answer.lower().strip(" .") or any(low == p.lower() for p in picked):
             continue
-        words = set(content_lemmas(parse(text, view.model, light=True)))
-        if _words(text, view) & answer_words or (words and words <= question_words):
+        doc = parse(text, view.model, light=True)
+        words = set(content_lemmas(doc))
+        if _words(doc) & answer_words or (words and words <= question_words):
             continue  # a paraphrase of the answer, or a piece of the question
         if kind == "feeling" and _same_feeling(text, cand.answer):
             continue
@@ -134,10 +137,9 @@ def choose(cand: Candidate, kind: str, pool: dict[str, list[str]], view: Passage
     return []
 
 
-def _words(text: str, view: PassageView) -> set[str]:
+def _words(doc: Doc) -> set[str]:
     """Content words as lemmas and as written: the parser lemmatises a name one way alone
     and another inside a phrase ("Nils", "Charcoal Nils"), so either shared is the answer."""
-    doc = parse(text, view.model, light=True)
     written = {t.lower_ for t in doc if is_content(t)}
     return set(content_lemmas(doc)) | written | {crude_stem(w) for w in written}
 

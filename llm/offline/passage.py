@@ -114,9 +114,10 @@ class PassageView:
                 if t.i < limit and t.pos_ != "PRON"
                 and (t.dep_ in ("nsubj", "nsubjpass") or _introduced(t))
             ]  # fmt: skip
-            subjects = [t for t in subjects if gender_fits(gender, self._name(t))]
+            named = {t: self._name(t) for t in subjects}
+            subjects = [t for t in subjects if gender_fits(gender, named[t])]
             fits = [t for t in subjects if _fits(self, "he", t)]
-            names = {self._name(t) for t in fits}
+            names = {named[t] for t in fits}
             if len(names) == 1:
                 return names.pop()
             if len(names) > 1:
@@ -189,11 +190,10 @@ def _acting_names(doc: Doc) -> frozenset[str]:
 def _introduced(tok: Token) -> bool:
     """A person a story brings in with "there was a lad" or "there lived a prince": the
     noun is no subject to the parser, yet the "he" of the next sentences is that person."""
-    head = tok.head
     return (
         tok.pos_ == "NOUN"
         and tok.dep_ in ("attr", "nsubj", "dobj")
-        and any(c.dep_ == "expl" for c in head.children)
+        and any(c.dep_ == "expl" for c in tok.head.children)
     )
 
 
