@@ -33,6 +33,7 @@ from readloom.state import (
 )
 
 QUESTION_POOL = 8  # questions drafted per passage for a tutoring session
+RECENT_REPLIES = 8  # the offline tier avoids the wording of this many earlier replies
 PRAISE = "Yes, that's right. Well done finding it in the text!"
 OPENING = (
     "Hi! I'm your reading helper. Let's read \"{title}\" together.",
@@ -150,6 +151,9 @@ async def _tutor_reply(
     }
     messages = prompt.render(**variables)
     variables["variant"] = variant  # offline tier: pick other wording (no repeats)
+    variables["recent"] = [  # offline tier: and not the wording of the last few replies
+        t.text for t in state.get("history", []) if t.role == "tutor"
+    ][-RECENT_REPLIES:]
     verdict = state.get("verdict")
     if verdict and verdict.action == "revise":
         note = "Your previous reply had these problems: " + ", ".join(verdict.problems)

@@ -149,11 +149,13 @@ ENCOURAGE = (
     "It's okay to feel stuck. Tricky questions are how readers grow.",
     "Take a deep breath. You're doing real reading work, and that takes time.",
     "Feeling frustrated is normal, and you are not alone. We can figure this out together.",
+    "Every reader gets stuck sometimes. You can keep going, one step at a time.",
 )
 SMALL_STEP = (
     "Let's take one small step: read {place} one more time. What is one word there that stands out to you?",
     "Just one small step: reread {place}. What do you notice?",
     "Try this: reread {place}. What do you notice?",
+    "Let's go slowly: read {place} again. Which words there help you most?",
 )
 FREE = (
     "Good question! Look at {place}. What does it tell you about {topic}?",

@@ -54,6 +54,7 @@ class TutorInput(BaseModel):
     grade: int = 5
     student_correct: bool | None = None
     variant: int = 0  # > 0 on a rewrite: other wording, so no reply repeats an earlier one
+    recent: list[str] = []  # the session's last tutor replies: wording not to reuse
 
     @field_validator("hint_level")
     @classmethod
@@ -102,11 +103,23 @@ class _Turn:
             len(options), slot, self.inp.move, self.inp.hint_level, self.inp.student_message,
             self.inp.question, self.inp.passage_title, self.explain, self.inp.variant,
         )  # fmt: skip
-        for k in range(len(options)):
-            text = options[(start + k) % len(options)].format(**fmt)
+        for option in self.fresh_first(options, start):
+            text = option.format(**fmt)
             if self.ref.safe(text):
                 return text
         return None
+
+    def fresh_first(self, options: Sequence[str], start: int) -> list[str]:
+        """The options from ``start`` on, those the recent replies have not used first and
+        the rest least recently used first: a child stuck for several turns hears other
+        words each time."""
+        order = [options[(start + k) % len(options)] for k in range(len(options))]
+        heard = [_words(r) for r in self.inp.recent]
+
+        def last_heard(option: str) -> int:
+            return max((i for i, h in enumerate(heard) if _skeleton_in(option, h)), default=-1)
+
+        return sorted(order, key=last_heard)  # stable: unheard (-1) keep the start's order
 
     @property
     def register(self) -> str:
@@ -208,7 +221,8 @@ def _worked(t: _Turn) -> str:
     step = steps[start].format(
         question=(t.inp.question or "").strip(), evidence=_short(evidence, 40), answer=answer
     )
-    opener = D.WORKED_OPEN[stable_index(len(D.WORKED_OPEN), "wopen", t.inp.question, t.inp.variant)]
+    start = stable_index(len(D.WORKED_OPEN), "wopen", t.inp.question, t.inp.variant)
+    opener = t.fresh_first(D.WORKED_OPEN, start)[0]
     own = D.WORKED_OWN_WORDS[stable_index(len(D.WORKED_OWN_WORDS), "own", t.inp.question)]
     return _join([opener, step, own])
 
@@ -471,6 +485,24 @@ def _greeting(message: str) -> str | None:
     """'I'm <PERSON_1>' -> 'Hi, <PERSON_1>!' (the pseudonym is copied, never rebuilt)."""
     match = _INTRO.search(message or "")
     return f"Hi, {match.group(1)}!" if match else None
+
+
+_WORD = re.compile(r"[a-z0-9']+")
+_FIELD = re.compile(r"\{[^{}]*\}")
+_SKELETON_WORDS = 4  # shorter fixed wording ("Look at {place}.") is in every other reply
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(_WORD.findall(text.lower())) + " "
+
+
+def _skeleton_in(template: str, heard: str) -> bool:
+    """Whether ``template``'s fixed wording (its phrases between fields) was all heard."""
+    phrases = [_words(p) for p in _FIELD.split(template)]
+    phrases = [p for p in phrases if len(p.split()) >= 2]
+    if sum(len(p.split()) for p in phrases) < _SKELETON_WORDS:
+        return False
+    return all(p in heard for p in phrases)
 
 
 def _join(parts: Sequence[str | None]) -> str:

@@ -201,3 +201,24 @@ def test_grader_accepts_a_paraphrase_and_refuses_another_answer():
     q = dict(question="Why did Tobias climb the tower?", answer="to light the lamp for the ships")
     assert grader.grade_offline(GradeItem(**q, response="he had to light the lamp")).accepted
     assert not grader.grade_offline(GradeItem(**q, response="because he was bored")).accepted
+
+
+async def test_a_frustrated_child_never_hears_the_same_reply_twice(app):
+    """Eight off-topic and frustrated messages: each reply's wording differs from every
+    earlier reply of the session (the offline tier is told the session's recent replies)."""
+    from readloom.agents.evaluator import near_repeat
+
+    sid, student = _sid(), f"s-{uuid.uuid4().hex[:6]}"
+    opened = await app.open_session(
+        session_id=sid, passage_id="priyas-sunflower", student_id=student
+    )
+    replies = [opened.reply]
+    for message in [
+        "do you like pizza", "this is boring i hate reading", "what's your favorite video game",
+        "ugh this is too hard", "i'm tired", "can we play a game instead", "do you like pizza",
+        "this is boring i hate reading",
+    ]:  # fmt: skip
+        res = await app.tutor_turn(session_id=sid, message=message, student_id=student)
+        assert not res.blocked
+        assert not any(near_repeat(res.reply, r) for r in replies), (res.reply, replies)
+        replies.append(res.reply)

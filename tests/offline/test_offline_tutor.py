@@ -195,3 +195,36 @@ def _redact(text: str, names: dict[str, str]) -> str:
     for name, token in names.items():
         text = text.replace(name, token)
     return text
+
+
+def test_a_stuck_child_hears_new_words_until_every_variant_is_used(passage, question_sets):
+    """Each encouragement opens with wording the recent replies have not used; once all are
+    used, the least recently heard comes back (never the one just said)."""
+    from readloom.llm.offline import phrases as P
+
+    q = question_sets[passage.key][1]
+    recent: list[str] = []
+    openers = []
+    for message in ["this is boring", "ugh too hard", "i'm tired", "i hate this", "so hard"]:
+        reply = tutor_reply(
+            _turn(passage, q, "encourage", 1, student_message=message, recent=recent)
+        )
+        openers.append(next(o for o in P.ENCOURAGE if o in reply))
+        recent.append(reply)
+    n = len(P.ENCOURAGE)
+    assert len(set(openers[:n])) == n  # every variant before any comes back
+    assert openers[n] == openers[0]  # then the least recently heard
+    assert all(a != b for a, b in zip(openers, openers[1:], strict=False))
+
+
+def test_recent_wording_is_matched_on_its_fixed_words_not_on_the_place(passage, question_sets):
+    """A reply heard with another place quoted still counts as that wording; a short fixed
+    phrase ("Reread {place}.") never marks a variant as heard."""
+    from readloom.llm.offline.tutor import _skeleton_in, _words
+
+    heard = _words(
+        'Just one small step: reread the part that begins "The storm…". What do you notice?'
+    )
+    assert _skeleton_in("Just one small step: reread {place}. What do you notice?", heard)
+    assert not _skeleton_in("Try this: reread {place}. What do you notice?", heard)
+    assert not _skeleton_in("Reread {place}.", heard)
