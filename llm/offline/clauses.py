@@ -155,7 +155,7 @@ def _subject_questions(
             yield Candidate("what", made, answer, s.index, 0.5)
     obj = next((c for c in verb.children if c.dep_ == "dobj"), None)
     if obj is not None and obj.pos_ in ("NOUN", "PROPN") and verb.lemma_ != "do":
-        wh = "Who" if view.is_person(obj) else "What"
+        wh = "Who" if view.is_person(obj) and not view.is_animal(obj) else "What"
         if verb.lemma_ in _LINKING:  # "the sky turned a dark gray": a colour, not a thing
             if obj.lemma_.lower() not in _COLOURS:
                 return  # "What did the sky turn?" asks nothing a child can picture

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 
 from spacy.tokens import Doc, Token
 
-from readloom.llm.offline.nlp import Sentence, is_person, is_placeholder, parse, passage_sentences
+from readloom.llm.offline.nlp import (
+    Sentence,
+    is_person,
+    is_placeholder,
+    parse,
+    passage_sentences,
+    wordset,
+)
 from readloom.llm.offline.syntax import Clause, noun_phrase_ids, render, subject_of
 from readloom.state import QuestionLevel, QuestionType
 
@@ -39,6 +46,7 @@ class PassageView:
     _by_token: dict[int, int] = field(init=False, default_factory=dict)
     _names: frozenset[str] = field(init=False, default=frozenset())
     _common: frozenset[str] = field(init=False, default=frozenset())
+    _animals: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
         self.doc = parse(self.text, self.model)
@@ -48,6 +56,7 @@ class PassageView:
                 self._by_token[tok.i] = s.index
         self._names = frozenset(t.text for e in self.doc.ents if e.label_ == "PERSON" for t in e)
         self._names |= _acting_names(self.doc)
+        self._animals = _animal_characters(self.doc, self.sentences)
         self._common = frozenset(t.lemma_.lower() for t in self.doc if t.pos_ == "NOUN")
 
     def is_person(self, tok: Token) -> bool:
@@ -56,7 +65,12 @@ class PassageView:
         if tok.pos_ == "PROPN" and not is_placeholder(tok):
             named = tok.ent_type_ in ("PERSON", "") or tok.text in self._names
             return named and tok.is_title and tok.lemma_.lower() not in self._common
-        return is_person(tok)
+        return is_person(tok) or tok.lemma_.lower() in self._animals
+
+    def is_animal(self, tok: Token) -> bool:
+        """An animal the story tells of as a character: "who" as a subject, "what" as an
+        object ("What did the old man keep?" -> "a tame sparrow")."""
+        return tok.pos_ == "NOUN" and tok.lemma_.lower() in self._animals
 
     @property
     def young(self) -> bool:
@@ -185,6 +199,28 @@ def _acting_names(doc: Doc) -> frozenset[str]:
     subjects = Counter(t.text for t in doc if t.pos_ == "PROPN" and t.dep_ == "nsubj")
     placed = {t.text for t in doc if t.pos_ == "PROPN" and t.dep_ == "pobj"}
     return frozenset(n for n, k in subjects.items() if k >= 2 and n not in placed)
+
+
+_ANIMALS = wordset("""fox wolf bear bird crow raven eagle owl cat dog mouse rat frog toad hare
+    rabbit lion tiger horse pony donkey goat sheep pig cow bull ox hen cock rooster duck goose
+    swan serpent snake dragon monkey elephant stag ant bee spider tortoise turtle squirrel
+    jackal sparrow dove magpie""")
+_TOLD = 0.4  # share of past-tense sentences that makes a passage a told story
+_CHARACTER_VERBS = wordset("""say ask reply answer cry shout call tell whisper exclaim think
+    decide want wish promise laugh weep thank beg""")
+
+
+def _animal_characters(doc: Doc, sentences: list[Sentence]) -> frozenset[str]:
+    """Animals a story tells of ("the fox ran to the well", "said the wolf"): characters,
+    asked about with "who" and named for a "he" like any person. In present-tense prose (a
+    passage about bees) an animal stays a thing unless it speaks or thinks."""
+    roots = [s.span.root for s in sentences]
+    told = sum(r.tag_ in ("VBD", "VBN") for r in roots) >= _TOLD * max(1, len(roots))
+    return frozenset(
+        t.lemma_.lower() for t in doc
+        if t.pos_ == "NOUN" and t.lemma_.lower() in _ANIMALS
+        and (told or t.dep_ == "nsubj" and t.head.lemma_.lower() in _CHARACTER_VERBS)
+    )  # fmt: skip
 
 
 def _introduced(tok: Token) -> bool:

@@ -83,6 +83,32 @@ def test_resolved_pronoun_names_the_person(nlp):
     assert any("Mia" in q.question or q.answer == "Mia" for q in qs)
 
 
+_FOX = (
+    "Once upon a time a farmer lived at the edge of a dark wood. One cold morning the fox "
+    "crept into the farmer's yard. The fox stole a fat hen and ran back into the wood. The "
+    "farmer followed the tracks in the snow. At last he found the fox asleep under an old oak "
+    "tree. The farmer took the hen home, and the fox went hungry that night. After that, the "
+    "farmer kept a big dog by the gate. The dog barked whenever the fox came near."
+)
+_BEES = (
+    "Honey bees live together in a hive. Worker bees fly from flower to flower. They collect "
+    "nectar and pollen. Bees make honey from the nectar. The queen bee lays the eggs. Drones "
+    "help the queen start new hives. In winter, bees stay inside and keep each other warm. A "
+    "hive can hold thousands of bees."
+)
+
+
+def test_an_animal_a_story_tells_of_is_a_who(nlp):
+    """In a told story the fox is a character ("Who crept into the yard?"), still a "what"
+    as an object ("What did the farmer keep?"); bees in present-tense prose stay things."""
+    story = _from(_FOX, count=8, grade=3)
+    assert any(q.question.startswith("Who") and q.answer == "the fox" for q in story), story
+    assert not any(q.question.startswith("What crept") for q in story)
+    assert not any(q.question.startswith("Who did") for q in story)
+    prose = _from(_BEES, count=8, grade=3)
+    assert prose and not any(q.question.startswith("Who") for q in prose), prose
+
+
 @pytest.mark.parametrize(
     ("word", "lemma", "pos", "sentence", "want"),
     [
