@@ -229,7 +229,9 @@ def _place_noun(tok: Token) -> bool:
 def _fit(
     view: PassageView, verb: Token, within: set[int] | None, drop: list[Token], make: Make
 ) -> str | None:
-    """Build the question, dropping optional prepositional phrases until it is short enough."""
+    """Build the question, dropping optional prepositional phrases until it is short enough
+    (a storybook "once upon a time" always: "Where did a farmer live upon a time?")."""
+    drop = drop + [c for c in verb.children if _upon_a_time(c) and c not in drop]
     optional = [c for c in reversed(list(verb.children)) if c.dep_ == "prep" and c not in drop]
     best: str | None = None
     for k in range(len(optional) + 1):
@@ -247,6 +249,14 @@ def _fit(
             return made
         best = best or made
     return None
+
+
+def _upon_a_time(tok: Token) -> bool:
+    return (
+        tok.dep_ == "prep"
+        and tok.lower_ == "upon"
+        and any(c.lower_ == "time" for c in tok.children)
+    )
 
 
 def _pronoun_objects(clause: Clause) -> list[int]:

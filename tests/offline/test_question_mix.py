@@ -105,6 +105,7 @@ def test_an_animal_a_story_tells_of_is_a_who(nlp):
     assert any(q.question.startswith("Who") and q.answer == "the fox" for q in story), story
     assert not any(q.question.startswith("What crept") for q in story)
     assert not any(q.question.startswith("Who did") for q in story)
+    assert not any("upon a time" in q.question for q in story)  # the opener, never asked about
     prose = _from(_BEES, count=8, grade=3)
     assert prose and not any(q.question.startswith("Who") for q in prose), prose
 
