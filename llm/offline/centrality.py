@@ -17,7 +17,7 @@ import numpy as np
 from readloom.llm.offline.nlp import Sentence
 from readloom.llm.offline.passage import Candidate, PassageView
 from readloom.llm.offline.standalone import resolved
-from readloom.llm.offline.syntax import analyse, phrase, subtree_ids
+from readloom.llm.offline.syntax import analyse, phrase, subject_of, subtree_ids
 
 _LESSON = re.compile(r"\b(?:lesson|moral|learn(?:ed|t)|never again|from that day)\b", re.I)
 _STRUCTURES: dict[str, re.Pattern[str]] = {
@@ -34,15 +34,34 @@ _STRUCTURES: dict[str, re.Pattern[str]] = {
         r"\b(?:problem|solve[ds]?|solution|answer|fix(?:ed)?|help(?:s|ed)?)\b", re.I
     ),
 }
+_GENERAL = re.compile(
+    r"\b(?:ways?|many|kinds?|types?|different|important|every|all|shows?|"
+    r"because|main|most|helps?)\b",
+    re.I,
+)
+_DETAIL = re.compile(r"\b(?:too|also|another|for example|for instance|such as)\b", re.I)
+_DETAIL_START = frozenset("when because if to as before after while some during now".split())
+_DETAIL_ENTITIES = frozenset({"CARDINAL", "DATE", "QUANTITY", "PERCENT", "TIME", "MONEY"})
+_TOPIC_TRIES = 2  # past the two likeliest topic sentences, the central sentence does better
+_TOPIC_WORDS = 5
+_SAYS = frozenset("show prove mean explain teach remind".split())
 _MIN_SENTENCES = 3
 _MIN_MAIN_IDEA = 8  # a few sentences have no main idea beyond themselves
 
 
-def main_idea(view: PassageView) -> Iterator[Candidate]:
-    """The passage's most central sentence, condensed (never the first sentence by default)."""
+def main_idea(view: PassageView, narrative: bool = True) -> Iterator[Candidate]:
+    """A story's most central sentence, or an informational text's topic sentence,
+    condensed (never the first sentence by default)."""
     sents = [s for s in view.sentences if view.usable(s) and 5 <= len(s.text.split()) <= 40]
     if len(view.sentences) < _MIN_MAIN_IDEA or not sents:
         return
+    if not narrative:
+        for s in _topic_sentences(view, sents)[:_TOPIC_TRIES]:
+            answer = _topic_gist(view, s)
+            if answer and len(answer.split()) < 0.8 * len(s.text.split()):
+                yield Candidate("main_idea", _main_idea_question(view), answer, s.index, 1.0,
+                                "inference")  # fmt: skip
+                return
     for s in _central(view, sents)[:4]:
         answer = _gist(view, s)
         if answer and len(answer.split()) < 0.8 * len(s.text.split()):  # condensed, not copied
@@ -71,11 +90,100 @@ def _central(view: PassageView, sents: list[Sentence]) -> list[Sentence]:
     return [s for _, _, s in sorted(scored, key=lambda x: (x[0], x[1]), reverse=True)]
 
 
+def _topic_sentences(view: PassageView, sents: list[Sentence]) -> list[Sentence]:
+    """Informational text states its main idea in a topic sentence: close to the whole
+    passage and its title, in the opening or closing paragraph, general (present tense,
+    "ways", "many", "shows"), not a supporting detail ("Some seeds…", "…too", a number, a
+    date, one person). Scored on the shipped passages; the hand-judged sample shows it."""
+    from readloom.retrieval.embeddings import embed_sentences as embed
+
+    texts = [s.text for s in view.sentences]
+    vectors = embed(texts + ([view.title] if view.title else []))
+    body = vectors[: len(texts)]
+    centroid = body.mean(axis=0)
+    centroid /= max(1e-9, float(np.linalg.norm(centroid)))
+    title = vectors[-1] / max(1e-9, float(np.linalg.norm(vectors[-1]))) if view.title else None
+    last = max(s.paragraph for s in view.sentences)
+    scored = []
+    for s in sents:
+        v = body[s.index]
+        score = (
+            float(v @ centroid)
+            if title is None
+            else 0.7 * float(v @ centroid) + 0.3 * float(v @ title)
+        )
+        if s.paragraph == last and last > 0:
+            score += 0.10  # the conclusion
+        elif s.paragraph == 0 and s.index > 0:
+            score += 0.06  # the introduction, after its hook
+        root, first = s.span.root, s.span[0]
+        if root.tag_ in ("VBZ", "VBP") or any(c.tag_ == "MD" for c in root.children):
+            score += 0.05
+        if _GENERAL.search(s.text):
+            score += 0.04
+        if first.lower_ in _DETAIL_START or _DETAIL.search(s.text):
+            score -= 0.06
+        labels = {e.label_ for e in s.span.ents}
+        if labels & _DETAIL_ENTITIES:
+            score -= 0.10
+        if "PERSON" in labels:
+            score -= 0.05
+        if first.pos_ == "PRON" or first.lower_ in ("this", "that", "these", "those"):
+            score -= 0.05
+        scored.append((score, -s.index, s))
+    return [s for _, _, s in sorted(scored, key=lambda x: (x[0], x[1]), reverse=True)]
+
+
+def _topic_gist(view: PassageView, s: Sentence) -> str | None:
+    """The point of a topic sentence: what "X shows that …" shows, the clause after "but",
+    its main clause otherwise; the verbs' trailing phrases dropped until it is no copy."""
+    root = head = s.span.root
+    if root.lemma_ in _SAYS:
+        head = next((c for c in root.children if c.dep_ == "ccomp"), root)
+    conj = [c for c in root.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX")]
+    if head is root and conj and any(c.dep_ == "cc" and c.lower_ == "but" for c in root.children):
+        head = conj[0]
+    clause = analyse(head, drop=[c for c in head.children if c.dep_ in ("advcl", "parataxis")])
+    if clause is None:
+        return None
+    doc, subj = view.doc, clause.subject
+    first = subject_of(root)
+    if head is not root and subj.pos_ == "PRON" and first is not None and first.pos_ != "PRON":
+        subj = first  # "A bridge may look still, but it is balancing…": the bridge is
+    subject = resolved(view, subtree_ids(subj))
+    rest = set(clause.ids) - set(clause.subject_ids)
+    if subject is None or _leans(view, rest):
+        return None
+    own = "their" if subj.tag_ in ("NNS", "NNPS") else "its"
+    for i in [i for i in rest if doc[i].dep_ == "poss" and doc[i].lower_ == own]:
+        if i + 1 < len(doc) and doc[i + 1].lower_ == "own":
+            return None
+        rest.discard(i)  # "plants send their seeds" -> "plants send seeds": said once
+    preps = sorted(  # phrases on the verbs only: "most of the work" keeps its "of"
+        (i for i in rest if doc[i].dep_ == "prep" and doc[i].head.pos_ in ("VERB", "AUX")),
+        reverse=True,
+    )
+    limit = 0.8 * len(s.text.split())
+
+    def text() -> str | None:
+        tail = resolved(view, rest, subject)
+        return f"{subject} {tail}" if tail else None
+
+    made = text()
+    while made and len(made.split()) >= limit and preps:
+        rest -= subtree_ids(doc[preps.pop(0)])
+        made = text()
+    if not made or not _TOPIC_WORDS <= len(made.split()) <= 16:
+        return None  # "The young frog hops" says no idea
+    return made[:1].upper() + made[1:]
+
+
 def _gist(view: PassageView, s: Sentence) -> str | None:
-    """The sentence's main clause, subordinate clauses dropped, pronouns named."""
+    """The sentence's main clause, subordinate clauses dropped, pronouns named (a thing's
+    "it" or "them" is not: "resistant to it" named "the warning" where it meant penicillin)."""
     root = s.span.root
     clause = analyse(root, drop=[c for c in root.children if c.dep_ in ("advcl", "parataxis")])
-    if clause is None:
+    if clause is None or _leans(view, clause.ids - clause.subject_ids):
         return None
     subject = resolved(view, clause.subject_ids)
     text = resolved(view, clause.ids, subject)
@@ -85,6 +193,11 @@ def _gist(view: PassageView, s: Sentence) -> str | None:
     if len(words) > 16:
         return None
     return text[:1].upper() + text[1:]
+
+
+def _leans(view: PassageView, ids: set[int]) -> bool:
+    """A thing's pronoun after the verb: a gist that leans on another sentence."""
+    return any(view.doc[i].lower_ in ("it", "them", "they") for i in ids)
 
 
 def _main_idea_question(view: PassageView) -> str:

@@ -132,7 +132,7 @@ def _all_candidates(
     if "vocabulary" in wanted:
         raw += vocabulary(view)
     if "main_idea" in wanted:
-        raw += centrality.main_idea(view)
+        raw += centrality.main_idea(view, narrative)
     if "theme" in wanted:
         raw += centrality.theme(view)
     if "text_structure" in wanted:

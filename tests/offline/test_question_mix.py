@@ -148,6 +148,37 @@ def test_main_idea_is_not_the_first_sentence_by_default(passages, nlp):
         assert len(first.answer.split()) < len(first.evidence.split())  # condensed
 
 
+def _main_idea(passage_id: str, grade: int):
+    title, text = _shipped(passage_id)
+    return generate_questions(
+        passage_title=title, passage_text=text, count=1, grade=grade, types=["main_idea"]
+    ).questions
+
+
+@pytest.mark.parametrize(
+    ("passage_id", "grade", "topic"),
+    [
+        ("how-seeds-travel", 3, "So plants have clever ways to send their seeds"),
+        ("how-bridges-carry-weight", 6, "A bridge may look motionless, but"),
+    ],
+)
+def test_an_informational_main_idea_is_its_topic_sentence(nlp, passage_id, grade, topic):
+    """Not the passage's most typical detail ("The seeds float away sometimes for miles"):
+    the sentence its introduction or conclusion states it in, said without copying it."""
+    qs = _main_idea(passage_id, grade)
+    assert len(qs) == 1 and qs[0].evidence.startswith(topic), qs
+    answer = qs[0].answer
+    assert len(answer.split()) < 0.8 * len(qs[0].evidence.split())
+    assert not re.search(r"\b(it|its|their|they)\b", answer, re.I), answer  # "it" named
+
+
+def test_a_main_idea_never_guesses_what_a_things_it_meant(nlp):
+    """'…bacteria could become resistant to it' named 'the warning' (it meant penicillin):
+    a gist whose thing-pronoun would need guessing is passed over."""
+    qs = _main_idea("flemings-warning", 8)
+    assert qs and all("warning" not in q.answer.lower() for q in qs), qs
+
+
 def test_multiple_choice_distractors(passages, nlp):
     for p in passages:
         qs = _qs(p, choices=True)
