@@ -108,9 +108,11 @@ def introductions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         if subj is None or subj.lower_ not in ("who", "that"):
             continue
         person = verb.head
-        if not view.is_person(person) or person.pos_ == "PRON":
+        if not view.is_person(person) or person.pos_ == "PRON" or not _introduces(verb, person):
             continue
         clause = analyse(verb, within=subtree_ids(verb))
+        if clause is not None and any(view.doc[i].lower_ in _OBJECT_PRONOUNS for i in clause.ids):
+            continue  # "Who loved him dearly?": whom, the question does not say
         made = subject_question(clause, "Who") if clause is not None else None
         if not made or not 3 <= len(made.split()) <= view.max_question_words + 2:
             continue
@@ -121,6 +123,23 @@ def introductions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
             for c in person.children:
                 ids |= noun_phrase_ids(c) if c.dep_ in ("conj", "cc") else set()
         yield Candidate("who", made, phrase(view.doc, ids), s.index, 0.9)
+
+
+_OBJECT_PRONOUNS = frozenset({"him", "her", "them", "it", "me", "us", "you"})
+_COMPLEMENTS = frozenset({"dobj", "attr", "acomp", "prep", "xcomp", "ccomp", "dative"})
+
+
+def _introduces(verb: Token, person: Token) -> bool:
+    """A relative clause that says something about the person: an active verb with what it
+    does or is ("who had three daughters"), not "the handsomest youth that ever was seen";
+    and a person the story brings in ("There was a king who…"), not one named in passing
+    ("…your time over a man who is as poor as a rat")."""
+    if any(c.dep_ in ("auxpass", "nsubjpass") for c in verb.children):
+        return False
+    if not any(c.dep_ in _COMPLEMENTS for c in verb.children):
+        return False
+    indefinite = any(c.lower_ in ("a", "an") for c in person.children if c.dep_ == "det")
+    return not (indefinite and person.dep_ == "pobj")
 
 
 def _subject_questions(
@@ -143,6 +162,8 @@ def _subject_questions(
         return
     if verb.lemma_ == "do" or pronoun:
         pass  # "What did the opposite?" asks nothing; "Who carried it?" -> "he"
+    elif verb.lemma_ == "be" and any(c.dep_ == "neg" for c in verb.children):
+        pass  # "Who was not lazy?" asks for nobody in particular
     elif view.is_person(subj):
         made = _fit(view, verb, None, [], lambda c: subject_question(c, "Who"))
         score = 1.0 if subj.pos_ == "PROPN" else 0.85

@@ -302,3 +302,22 @@ def test_a_closer_person_of_the_other_gender_does_not_hide_the_he(nlp):
     view = PassageView("", text, 4, DEFAULT_MODEL)
     he = next(t for t in view.doc if t.lower_ == "he")
     assert view.antecedent(he) == "the huntsman"  # named again: "the"
+
+
+def test_who_questions_name_someone_the_story_brings_in(nlp):
+    """'Who had three daughters?' stays; not 'Who ever was seen?' (a passive relative clause),
+    'Who loved her dearly?' (whom?), 'Who was not lazy?' (nobody in particular) or 'Who is as
+    poor as a rat? a man' (someone named in passing in a speech)."""
+    text = (
+        "There was once a king who had three daughters. The youngest daughter had a brother "
+        "who loved her dearly. One morning the prince met the handsomest youth that ever was "
+        "seen. The prince was not lazy, and he climbed the hill. 'Why waste your time over a "
+        "man who is as poor as a rat?' asked the queen. The prince walked home through the "
+        "dark wood. The king waited at the gate for his son. When the prince came home, the "
+        "king was glad."
+    )
+    asked = {q.question: q.answer for q in _from(text, count=20, grade=5)}
+    assert asked.get("Who had three daughters?") == "a king", asked
+    for bad in ("Who ever was seen?", "Who loved her dearly?", "Who was not lazy?",
+                "Who is as poor as a rat?"):  # fmt: skip
+        assert bad not in asked, asked
