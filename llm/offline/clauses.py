@@ -466,14 +466,17 @@ def _event_question(
         return None  # "What did the king do when he heard? was angry": no deed
     subj = clause.subject
     person = view.is_person(subj) or (subj.pos_ == "PRON" and subj.lower_ in ("he", "she"))
+    present = root.tag_ in ("VBZ", "VBP")  # prose: "What happens when the wind blows?"
     if person and (subj.pos_ != "PRON" or rel == "when"):
         if subj.pos_ == "PRON" and event.lower().startswith(subject.lower() + " "):
             event = f"{subj.lower_} {event[len(subject) + 1 :]}"  # "…do when she reached…"
-        question = f"What did {subject} do {rel} {event}?"
+        does = "do" if subj.tag_ in ("NNS", "NNPS") or subj.lower_ == "they" else "does"
+        question = f"What {does + ' ' if present else 'did '}{subject} do {rel} {event}?"
         answer = render(view.doc, clause.ids - clause.subject_ids)
         qtype = "what" if rel == "when" else "sequence"  # "when": the story's action
     else:
-        question, qtype = f"What happened {rel} {event}?", "sequence"
+        happens = "happens" if present else "happened"
+        question, qtype = f"What {happens} {rel} {event}?", "sequence"
         answer = declarative(clause)
     if len(question.split()) > view.max_question_words + 4 or len(answer.split()) < 2:
         return None

@@ -40,6 +40,7 @@ from readloom.llm.offline.vocabulary import vocabulary
 from readloom.state import Question, QuestionSet, QuestionType
 
 _DUPLICATE_OVERLAP = 0.8
+_EVENT_WORDS = 4  # an answer this long is an event, not a person or a thing
 MAX_COUNT = 50
 MIN_SENTENCES = 3  # fewer cannot carry a set of questions with distinct evidence
 _STORY_LABELS: dict[str, QuestionType] = {
@@ -291,8 +292,27 @@ def _allowed(
         answer = cand.answer.lower().strip(" .")
         if unique_answers and any(p.answer.lower().strip(" .") == answer for p in same):
             return False
+    if any(_same_fact(cand, p, strict=unique_answers) for p in picked):
+        return False
     sig = _signature(view, cand.question)
     return not any(_overlap(sig, other) >= _DUPLICATE_OVERLAP for other in signatures)
+
+
+def _same_fact(a: Candidate, b: Candidate, *, strict: bool = True) -> bool:
+    """One fact asked twice: the same event for an answer ("What did the youth do…?" and
+    "What happened after the youth began to cry?"), or, unless nothing else fills the set,
+    one sentence with either's answer in the other's question ("What did the building of
+    the church make?" / "What made rapid progress?"). A teacher keeps one of them."""
+    x, y = _norm(a.answer), _norm(b.answer)
+    if min(len(x.split()), len(y.split())) >= _EVENT_WORDS and (x in y or y in x):
+        return True  # the same event ("the youth sampled the apples…"); a person may do more
+    if not strict:
+        return False
+    return a.sentence == b.sentence and (x in _norm(b.question) or y in _norm(a.question))
+
+
+def _norm(text: str) -> str:
+    return " " + " ".join(re.findall(r"[a-z0-9']+", text.lower())) + " "
 
 
 def _signature(view: PassageView, question: str) -> set[str]:

@@ -142,6 +142,7 @@ _VOCAB_WORD = re.compile(r"the word [\"“']([\w'-]+)[\"”']", re.I)
 def _stems(text: str) -> set[str]:
     out = set()
     for w in _WORD.findall(text.lower()):
+        w = w.removesuffix("'s").rstrip("'")  # "Mia's brother" is supported by "Mia … her brother"
         if w in _STOP or len(w) < 2:
             continue
         out.add(crude_stem(w))

@@ -321,3 +321,50 @@ def test_who_questions_name_someone_the_story_brings_in(nlp):
     for bad in ("Who ever was seen?", "Who loved her dearly?", "Who was not lazy?",
                 "Who is as poor as a rat?"):  # fmt: skip
         assert bad not in asked, asked
+
+
+_APPLES = (
+    "A poor youth walked all day through the forest. At last he came to a tall tree full of "
+    "red apples. The youth was hungry, so he climbed up and shook the branches. Many apples "
+    "fell to the ground. The youth began to cry, for he was tired and far from home. And as "
+    "he was sitting there, he sampled the apples which he had thrown down. Suddenly two long "
+    "horns grew on his head. The youth was very frightened. He ran to the river and looked "
+    "at his face in the water."
+)
+
+
+def test_one_event_is_asked_about_once_in_a_set(nlp):
+    """'The youth sampled the apples…' was the answer to an action question, the main idea
+    and a prediction of one set; a person may still answer several questions."""
+    qs = _from(_APPLES, count=8, grade=4)
+    events = [q for q in qs if "sampled the apples" in q.answer]
+    assert len(events) == 1, [(q.type, q.question, q.answer) for q in qs]
+    assert sum("youth" in q.answer for q in qs if len(q.answer.split()) <= 3) >= 1
+
+
+def test_present_tense_prose_asks_what_happens(nlp):
+    """'When the wind blows, the seeds float away.' -> 'What happens when the wind blows?'"""
+    text = (
+        "Some seeds travel by wind. A dandelion seed has a fluffy top. When the wind blows, "
+        "the seeds float away. A farmer plants seeds in spring. When the rain comes, the "
+        "farmer checks the field. Birds eat the berries. Plants grow everywhere."
+    )
+    asked = [q.question for q in _from(text, count=10, grade=3)]
+    assert "What happens when the wind blows?" in asked, asked
+    assert "What does the farmer do when the rain comes?" in asked, asked
+    assert not any(q.startswith("What happened when") for q in asked), asked
+
+
+def test_a_possessive_answer_is_supported_by_its_sentence():
+    """'Mia's brother' is in 'Mia felt sad, so her brother Leo made her a kite': the answer
+    passed on the redacted text and was dropped once the real name came back."""
+    from readloom.llm.offline.standalone import evidence_supports
+    from readloom.state import Question
+
+    q = Question(
+        question="Who made her a new kite?", type="character", answer="Mia's brother",
+        evidence="Mia felt sad, so her brother Leo made her a new kite.",
+        skill="story_elements", level="literal",
+    )  # fmt: skip
+    assert evidence_supports(q)
+    assert not evidence_supports(q.model_copy(update={"answer": "Mia's teacher"}))
