@@ -111,7 +111,7 @@ def check_question(q: Question, passage_text: str, grade: int) -> list[str]:
         problems.append("evidence_not_in_text")
     if not evidence_supports(q):
         problems.append("answer_not_supported")
-    standing = answer_problem(q.answer, q.evidence, q.question)
+    standing = answer_problem(q.answer, q.evidence, q.question, q.type)
     if standing:
         problems.append(standing)
     if SKILLS.get(q.type) != q.skill:

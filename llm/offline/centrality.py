@@ -225,6 +225,33 @@ def theme(view: PassageView) -> Iterator[Candidate]:
                     yield Candidate("theme", q, text, s.index, 0.9, "inference")
                     return
     yield from _maxim(view)
+    yield from _told_lesson(view)
+
+
+def _told_lesson(view: PassageView) -> Iterator[Candidate]:
+    """A story told in the past that stops, outside any speech, to say something true in
+    the present ("A messy day can still be a good day."): the lesson in its own words."""
+    roots = [s.span.root for s in view.sentences]
+    if sum(r.tag_ in ("VBD", "VBN") for r in roots) < 0.4 * max(1, len(roots)):
+        return
+    for s in reversed(view.sentences[len(view.sentences) // 2 :]):
+        if any(q in s.text for q in ('"', "\u201c", "\u201d")) or not view.usable(s):
+            continue
+        root = s.span.root
+        general = root.tag_ in ("VBZ", "VBP") or any(
+            c.dep_ == "aux" and c.lower_ in ("can", "may") for c in root.children
+        )
+        subj = subject_of(root)
+        generic = (
+            subj is not None
+            and subj.pos_ == "NOUN"
+            and (subj.tag_ == "NNS" or any(c.lower_ in ("a", "an", "every") for c in subj.children))
+        )
+        text = phrase(view.doc, [t.i for t in s.span])
+        if general and generic and 4 <= len(text.split()) <= 14:
+            yield Candidate("theme", "What lesson does the story teach?", text, s.index, 0.85,
+                            "inference")  # fmt: skip
+            return
 
 
 def _maxim(view: PassageView) -> Iterator[Candidate]:

@@ -81,6 +81,11 @@ def generate_questions(
     wanted = resolve_types(types, narrative)
     every = [c for c in _all_candidates(view, narrative, set(wanted)) if c.type in wanted]
     pools = {t: _ranked(_fitted(view, [c for c in every if c.type == t])) for t in wanted}
+    if narrative and pools.get("theme") and "main_idea" in wanted:
+        # a story that states its lesson: ask it before a main idea (a story's most
+        # central sentence is an event, which the hand-judged sample never kept)
+        wanted = [t for t in wanted if t != "theme"]
+        wanted.insert(wanted.index("main_idea"), "theme")
     picked = _select(view, pools, wanted, count)
     picked = _meet_inference_share(view, picked, pools, inference_share(grade))
     pool = distractors.pools(view, every) if choices else {}
@@ -164,7 +169,7 @@ def _standing_alone(view: PassageView, c: Candidate) -> Candidate | None:
         if named is None:
             return None
         answer = named
-    if answer_problem(answer, evidence.text, c.question):
+    if answer_problem(answer, evidence.text, c.question, c.type):
         return None
     if _POSSESSIVE_START.match(answer) and _PRONOUN_WORD.search(c.question):
         return None  # "Who did her boy love? his mother": whose, nobody says

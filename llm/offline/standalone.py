@@ -98,8 +98,15 @@ def _antecedent_for(view: PassageView, tok, as_pronoun: str) -> str | None:
     return None
 
 
-def answer_problem(answer: str, evidence: str, question: str) -> str | None:
-    """A reason code when the answer cannot stand alone, else None."""
+_LESSON_WORDS = 14
+
+
+def answer_problem(
+    answer: str, evidence: str, question: str, qtype: str | None = None
+) -> str | None:
+    """A reason code when the answer cannot stand alone, else None. A story's lesson is a
+    sentence by nature ("A messy day can still be a good day."): a theme may quote a short
+    one whole."""
     text = answer.strip()
     if not text:
         return "empty_answer"
@@ -112,7 +119,9 @@ def answer_problem(answer: str, evidence: str, question: str) -> str | None:
     if re.match(r"^(this|that|these|those)\b", low):
         return "dangling_reference"
     ev_words = evidence.split()
-    if len(words) > MAX_ANSWER_WORDS or (len(ev_words) >= 6 and len(words) >= 0.8 * len(ev_words)):
+    lesson = qtype == "theme" and len(ev_words) <= _LESSON_WORDS
+    copied = len(ev_words) >= 6 and len(words) >= 0.8 * len(ev_words) and not lesson
+    if len(words) > MAX_ANSWER_WORDS or copied:
         return "copied_sentence"
     if _DANGLING_QUESTION.search(question.strip()):
         return "dangling_question"

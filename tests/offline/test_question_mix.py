@@ -368,3 +368,35 @@ def test_a_possessive_answer_is_supported_by_its_sentence():
     )  # fmt: skip
     assert evidence_supports(q)
     assert not evidence_supports(q.model_copy(update={"answer": "Mia's teacher"}))
+
+
+def test_a_story_that_states_its_lesson_is_asked_it_before_a_main_idea(nlp):
+    """Kofi's story ends 'A messy day can still be a good day.': the set asks for that
+    lesson where it asked 'What is … mostly about? Kofi told the puddle story'."""
+    title, text = _shipped("kofi-and-the-big-puddle")
+    qs = generate_questions(passage_title=title, passage_text=text, count=5, grade=2).questions
+    theme = [q for q in qs if q.type == "theme"]
+    assert [q.answer for q in theme] == ["A messy day can still be a good day"], qs
+    assert theme[0].evidence == "A messy day can still be a good day."
+    assert not any(q.type == "main_idea" for q in qs)
+    from readloom.agents.evaluator import check_question
+
+    assert check_question(theme[0], text, grade=2) == []  # a lesson may quote its sentence
+
+
+def test_only_the_narrator_states_a_lesson(nlp):
+    """A general present-tense line inside speech, or in present-tense prose, is no lesson."""
+    told = (
+        "Sam lost his red ball in the park. He looked under every bench. He asked the "
+        "gardener for help. 'A lost ball always turns up,' said the gardener. They looked "
+        "behind the pond together. At last Sam found the ball by the gate. He ran home happy."
+    )
+    prose = (
+        "Bees live in hives. A bee can fly far from its hive. Bees visit many flowers each "
+        "day. A hive needs food for the winter. Bees make honey from nectar."
+    )
+    for text in (told, prose):
+        qs = generate_questions(
+            passage_title="", passage_text=text, count=3, grade=3, types=["theme"]
+        ).questions
+        assert not any(q.type == "theme" for q in qs), qs
