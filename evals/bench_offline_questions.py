@@ -2,7 +2,7 @@
 
 Not a test (pytest does not collect it). Run from the repository root:
 
-    .venv/bin/python tests/offline/bench_offline_questions.py [--repeat 5]
+    .venv/bin/python evals/bench_offline_questions.py [--repeat 5]
 
 "Cold" is the first call in a fresh process, spaCy load included; "warm" repeats the
 call with the parse cache cleared, so it still parses the passage.
