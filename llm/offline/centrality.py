@@ -55,14 +55,15 @@ def main_idea(view: PassageView, narrative: bool = True) -> Iterator[Candidate]:
     sents = [s for s in view.sentences if view.usable(s) and 5 <= len(s.text.split()) <= 40]
     if len(view.sentences) < _MIN_MAIN_IDEA or not sents:
         return
+    vectors = _embedded(view)  # one embedding call serves both paths
     if not narrative:
-        for s in _topic_sentences(view, sents)[:_TOPIC_TRIES]:
+        for s in _topic_sentences(view, sents, vectors)[:_TOPIC_TRIES]:
             answer = _topic_gist(view, s)
             if answer and len(answer.split()) < 0.8 * len(s.text.split()):
                 yield Candidate("main_idea", _main_idea_question(view), answer, s.index, 1.0,
                                 "inference")  # fmt: skip
                 return
-    for s in _central(view, sents)[:4]:
+    for s in _central(view, sents, vectors)[:4]:
         answer = _gist(view, s)
         if answer and len(answer.split()) < 0.8 * len(s.text.split()):  # condensed, not copied
             yield Candidate("main_idea", _main_idea_question(view), answer, s.index, 1.0,
@@ -70,12 +71,15 @@ def main_idea(view: PassageView, narrative: bool = True) -> Iterator[Candidate]:
             return
 
 
-def _central(view: PassageView, sents: list[Sentence]) -> list[Sentence]:
+def _embedded(view: PassageView) -> np.ndarray:
+    """The vectors of every sentence of the passage, then of its title when it has one."""
     from readloom.retrieval.embeddings import embed_sentences as embed
 
-    texts = [s.text for s in view.sentences]
-    vectors = embed(texts + ([view.title] if view.title else []))
-    body = vectors[: len(texts)]
+    return embed([s.text for s in view.sentences] + ([view.title] if view.title else []))
+
+
+def _central(view: PassageView, sents: list[Sentence], vectors: np.ndarray) -> list[Sentence]:
+    body = vectors[: len(view.sentences)]
     centroid = body.mean(axis=0)
     if view.title:
         centroid = centroid + 0.5 * vectors[-1]
@@ -90,16 +94,14 @@ def _central(view: PassageView, sents: list[Sentence]) -> list[Sentence]:
     return [s for _, _, s in sorted(scored, key=lambda x: (x[0], x[1]), reverse=True)]
 
 
-def _topic_sentences(view: PassageView, sents: list[Sentence]) -> list[Sentence]:
+def _topic_sentences(
+    view: PassageView, sents: list[Sentence], vectors: np.ndarray
+) -> list[Sentence]:
     """Informational text states its main idea in a topic sentence: close to the whole
     passage and its title, in the opening or closing paragraph, general (present tense,
     "ways", "many", "shows"), not a supporting detail ("Some seeds…", "…too", a number, a
     date, one person). Scored on the shipped passages; the hand-judged sample shows it."""
-    from readloom.retrieval.embeddings import embed_sentences as embed
-
-    texts = [s.text for s in view.sentences]
-    vectors = embed(texts + ([view.title] if view.title else []))
-    body = vectors[: len(texts)]
+    body = vectors[: len(view.sentences)]
     centroid = body.mean(axis=0)
     centroid /= max(1e-9, float(np.linalg.norm(centroid)))
     title = vectors[-1] / max(1e-9, float(np.linalg.norm(vectors[-1]))) if view.title else None
@@ -231,8 +233,7 @@ def theme(view: PassageView) -> Iterator[Candidate]:
 def _told_lesson(view: PassageView) -> Iterator[Candidate]:
     """A story told in the past that stops, outside any speech, to say something true in
     the present ("A messy day can still be a good day."): the lesson in its own words."""
-    roots = [s.span.root for s in view.sentences]
-    if sum(r.tag_ in ("VBD", "VBN") for r in roots) < 0.4 * max(1, len(roots)):
+    if not view.told:
         return
     for s in reversed(view.sentences[len(view.sentences) // 2 :]):
         if any(q in s.text for q in ('"', "\u201c", "\u201d")) or not view.usable(s):

@@ -193,6 +193,15 @@ def is_content(token: Token) -> bool:
     return token.lower_ not in FUNCTION_WORDS and norm(token) not in FUNCTION_WORDS
 
 
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def padded_words(text: str) -> str:
+    """Lower-case words joined by single spaces, padded with one: ``" a b " in padded_words(x)``
+    asks whether the phrase "a b" occurs in x as whole words."""
+    return " " + " ".join(_WORD.findall(text.lower())) + " "
+
+
 def crude_stem(word: str) -> str:
     """A crude stem, for when the tagger lemmatizes a form differently ("Climbing" as a
     noun) or a child's word differs by an ending ("bamboos", "fishing")."""

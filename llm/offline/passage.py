@@ -47,16 +47,19 @@ class PassageView:
     _names: frozenset[str] = field(init=False, default=frozenset())
     _common: frozenset[str] = field(init=False, default=frozenset())
     _animals: frozenset[str] = field(init=False, default=frozenset())
+    told: bool = field(init=False, default=False)  # narrated in the past: a told story
 
     def __post_init__(self) -> None:
         self.doc = parse(self.text, self.model)
         self.sentences = passage_sentences(self.doc)
+        roots = [s.span.root for s in self.sentences]
+        self.told = sum(r.tag_ in ("VBD", "VBN") for r in roots) >= _TOLD * max(1, len(roots))
         for s in self.sentences:
             for tok in s.span:
                 self._by_token[tok.i] = s.index
         self._names = frozenset(t.text for e in self.doc.ents if e.label_ == "PERSON" for t in e)
         self._names |= _acting_names(self.doc)
-        self._animals = _animal_characters(self.doc, self.sentences)
+        self._animals = _animal_characters(self.doc, self.told)
         self._common = frozenset(t.lemma_.lower() for t in self.doc if t.pos_ == "NOUN")
 
     def is_person(self, tok: Token) -> bool:
@@ -210,12 +213,10 @@ _CHARACTER_VERBS = wordset("""say ask reply answer cry shout call tell whisper e
     decide want wish promise laugh weep thank beg""")
 
 
-def _animal_characters(doc: Doc, sentences: list[Sentence]) -> frozenset[str]:
+def _animal_characters(doc: Doc, told: bool) -> frozenset[str]:
     """Animals a story tells of ("the fox ran to the well", "said the wolf"): characters,
     asked about with "who" and named for a "he" like any person. In present-tense prose (a
     passage about bees) an animal stays a thing unless it speaks or thinks."""
-    roots = [s.span.root for s in sentences]
-    told = sum(r.tag_ in ("VBD", "VBN") for r in roots) >= _TOLD * max(1, len(roots))
     return frozenset(
         t.lemma_.lower() for t in doc
         if t.pos_ == "NOUN" and t.lemma_.lower() in _ANIMALS

@@ -33,7 +33,7 @@ from readloom.llm.offline.mix import (
     resolve_types,
 )
 from readloom.llm.offline.narrative import feelings, predictions, reactions, traits
-from readloom.llm.offline.nlp import DEFAULT_MODEL, FUNCTION_WORDS, crude_stem
+from readloom.llm.offline.nlp import DEFAULT_MODEL, FUNCTION_WORDS, crude_stem, padded_words
 from readloom.llm.offline.passage import Candidate, PassageView
 from readloom.llm.offline.standalone import answer_problem, resolved
 from readloom.llm.offline.vocabulary import vocabulary
@@ -111,13 +111,11 @@ def generate_questions(
 
 def is_narrative(view: PassageView) -> bool:
     """A story: mostly past-tense narration about people, or dialogue."""
-    roots = [s.span.root for s in view.sentences]
-    past = sum(r.tag_ in ("VBD", "VBN") for r in roots) / max(1, len(roots))
     people = sum(
         view.is_person(t) or t.lower_ in ("he", "she") for t in view.doc if t.dep_ == "nsubj"
     )  # "He was never short of money": a person, though the parser names no noun
     quotes = view.text.count("\u201c") + view.text.count('"') // 2
-    return past >= 0.4 and (people >= 1 or quotes >= 2)
+    return view.told and (people >= 1 or quotes >= 2)
 
 
 def _all_candidates(
@@ -308,16 +306,14 @@ def _same_fact(a: Candidate, b: Candidate, *, strict: bool = True) -> bool:
     "What happened after the youth began to cry?"), or, unless nothing else fills the set,
     one sentence with either's answer in the other's question ("What did the building of
     the church make?" / "What made rapid progress?"). A teacher keeps one of them."""
-    x, y = _norm(a.answer), _norm(b.answer)
+    x, y = padded_words(a.answer), padded_words(b.answer)
     if min(len(x.split()), len(y.split())) >= _EVENT_WORDS and (x in y or y in x):
         return True  # the same event ("the youth sampled the apples…"); a person may do more
     if not strict:
         return False
-    return a.sentence == b.sentence and (x in _norm(b.question) or y in _norm(a.question))
-
-
-def _norm(text: str) -> str:
-    return " " + " ".join(re.findall(r"[a-z0-9']+", text.lower())) + " "
+    return a.sentence == b.sentence and (
+        x in padded_words(b.question) or y in padded_words(a.question)
+    )
 
 
 def _signature(view: PassageView, question: str) -> set[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -23,6 +24,7 @@ from readloom.llm.offline.nlp import (
     PLACEHOLDER,
     content_lemmas,
     is_content,
+    padded_words,
     parse,
     stable_index,
 )
@@ -114,12 +116,16 @@ class _Turn:
         the rest least recently used first: a child stuck for several turns hears other
         words each time."""
         order = [options[(start + k) % len(options)] for k in range(len(options))]
-        heard = [_words(r) for r in self.inp.recent]
 
         def last_heard(option: str) -> int:
-            return max((i for i, h in enumerate(heard) if _skeleton_in(option, h)), default=-1)
+            return max((i for i, h in enumerate(self.heard) if _skeleton_in(option, h)), default=-1)
 
         return sorted(order, key=last_heard)  # stable: unheard (-1) keep the start's order
+
+    @cached_property
+    def heard(self) -> list[str]:
+        """The recent replies' words, read once a turn for every slot's choice."""
+        return [padded_words(r) for r in self.inp.recent]
 
     @property
     def register(self) -> str:
@@ -487,18 +493,13 @@ def _greeting(message: str) -> str | None:
     return f"Hi, {match.group(1)}!" if match else None
 
 
-_WORD = re.compile(r"[a-z0-9']+")
 _FIELD = re.compile(r"\{[^{}]*\}")
 _SKELETON_WORDS = 4  # shorter fixed wording ("Look at {place}.") is in every other reply
 
 
-def _words(text: str) -> str:
-    return " " + " ".join(_WORD.findall(text.lower())) + " "
-
-
 def _skeleton_in(template: str, heard: str) -> bool:
     """Whether ``template``'s fixed wording (its phrases between fields) was all heard."""
-    phrases = [_words(p) for p in _FIELD.split(template)]
+    phrases = [padded_words(p) for p in _FIELD.split(template)]
     phrases = [p for p in phrases if len(p.split()) >= 2]
     if sum(len(p.split()) for p in phrases) < _SKELETON_WORDS:
         return False

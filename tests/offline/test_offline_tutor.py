@@ -220,9 +220,10 @@ def test_a_stuck_child_hears_new_words_until_every_variant_is_used(passage, ques
 def test_recent_wording_is_matched_on_its_fixed_words_not_on_the_place(passage, question_sets):
     """A reply heard with another place quoted still counts as that wording; a short fixed
     phrase ("Reread {place}.") never marks a variant as heard."""
-    from readloom.llm.offline.tutor import _skeleton_in, _words
+    from readloom.llm.offline.nlp import padded_words
+    from readloom.llm.offline.tutor import _skeleton_in
 
-    heard = _words(
+    heard = padded_words(
         'Just one small step: reread the part that begins "The storm…". What do you notice?'
     )
     assert _skeleton_in("Just one small step: reread {place}. What do you notice?", heard)
