@@ -16,6 +16,7 @@ from readloom.llm.offline.passage import Candidate, PassageView
 from readloom.llm.offline.syntax import (
     Clause,
     analyse,
+    core_prefix,
     declarative,
     inverted_question,
     noun_phrase_ids,
@@ -301,7 +302,7 @@ def causal(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         if verb.pos_ not in ("VERB", "AUX") or subject_of(verb) is None:
             continue
         for cause, score in _causes(verb):
-            answer = phrase(view.doc, _what_was_known(view.doc, cause))
+            answer = phrase(view.doc, core_prefix(view.doc, _what_was_known(view.doc, cause)))
             if answer[:4].lower() == "for ":  # "for he had a purse": the reason is the clause
                 answer = answer[4:]
             base = analyse(verb, within=within - cause)
@@ -355,12 +356,15 @@ def _causes(verb: Token) -> Iterator[tuple[set[int], float]]:
                 yield subtree_ids(child), 0.85
             elif mark is not None and mark.lower_ == "for" and child.i > verb.i:
                 yield subtree_ids(child), 0.85  # the storyteller's "…, for he had a purse"
-            elif first.lower_ == "to" or (
-                first.lower_ == "in" and doc[first.i + 1].lower_ == "order"
-            ):
+            elif _infinitive(child) and (
+                first.lower_ == "to"
+                or (first.lower_ == "in" and doc[first.i + 1].lower_ == "order")
+            ):  # "to seek her fortune"; not "to whom the forest belonged"
                 yield subtree_ids(child), 0.9 if first.lower_ == "in" else 0.8
         elif child.dep_ == "prep" and child.lower_ == "because":
             yield subtree_ids(child), 0.9
+        elif child.dep_ == "prep" and child.lower_ == "for" and verb.lemma_ in _FOR_REASON:
+            yield subtree_ids(child), 0.85  # "thanked Tobias for his courage"
         elif child.lower_ == "so" and child.dep_ in ("advmod", "mark", "cc") and child.i < verb.i:
             prev = doc[child.i - 1] if child.i > 0 else None
             cause = [c for c in verb.lefts if c.dep_ in ("advcl", "ccomp") and c.i < child.i]
@@ -370,6 +374,13 @@ def _causes(verb: Token) -> Iterator[tuple[set[int], float]]:
                 if inner is not None:
                     ids = {i for i in ids if i >= doc[inner.left_edge.i].i}
                 yield ids, 0.95
+
+
+_FOR_REASON = wordset("thank praise reward punish blame forgive scold admire honour honor")
+
+
+def _infinitive(verb: Token) -> bool:
+    return any(c.dep_ == "aux" and c.lower_ == "to" for c in verb.children)
 
 
 def _has_time(tok: Token) -> bool:
@@ -409,7 +420,7 @@ def sequence(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         return
     prev = view.sentences[s.index - 1]
     if view.usable(prev):
-        event = _statement(view, prev)
+        event = statement(view, prev)
         if event:
             made = _event_question(view, s, root, within, "after", event, 0.85)
             if made:
@@ -427,7 +438,7 @@ def narrative_sequence(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         return
     if s.span.root.lemma_ in _STATIVE or prev.span.root.lemma_ in _STATIVE:
         return
-    event = _statement(view, prev)
+    event = statement(view, prev)
     if event:
         made = _event_question(view, s, s.span.root, {t.i for t in s.span}, "after", event, 0.5)
         if made:
@@ -439,7 +450,7 @@ def _opens_with_sequence_word(s: Sentence) -> bool:
     return any(low.startswith(w + " ") or low.startswith(w + ",") for w in _SEQUENCE_OPENERS)
 
 
-def _statement(view: PassageView, s: Sentence) -> str | None:
+def statement(view: PassageView, s: Sentence) -> str | None:
     root = s.span.root
     clause = analyse(root, drop=[c for c in root.children if c.dep_ == "prep"][1:])
     if clause is None or root.pos_ not in ("VERB", "AUX"):
@@ -477,7 +488,7 @@ def _event_question(
     else:
         happens = "happens" if present else "happened"
         question, qtype = f"What {happens} {rel} {event}?", "sequence"
-        answer = declarative(clause)
+        answer = declarative(clause, subject)  # "the suitors …", not "they …"
     if len(question.split()) > view.max_question_words + 4 or len(answer.split()) < 2:
         return None
     return Candidate(qtype, question[:1].upper() + question[1:], answer, s.index, score)

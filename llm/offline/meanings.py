@@ -120,7 +120,7 @@ def plain_pieces(synonyms: list[str], gloss: str, word: str, pos: str) -> list[s
     target = word_rarity(word) - _EASIER
     stem = word.lower()[: max(4, len(word) - 2)]
     out = [s for s in synonyms if _plain(s, min(_PLAIN_SYNONYM, target))
-           and not s.lower().startswith(stem)]  # fmt: skip
+           and not s.lower().startswith(stem) and not _circular(s, word)]  # fmt: skip
     definition = _EXAMPLE.sub("", gloss).split(";")[0].strip(" ;,.")
     definition = re.sub(r"\s*\([^)]*\)", "", definition).strip()
     words = re.findall(r"[a-z']+", definition.lower())
@@ -129,6 +129,12 @@ def plain_pieces(synonyms: list[str], gloss: str, word: str, pos: str) -> list[s
     if short and sum(map(_plain, words)) / len(words) >= 0.75:
         out.append(f"to {definition}" if pos == "VERB" else definition)
     return out
+
+
+def _circular(synonym: str, word: str) -> bool:
+    """'unloose' means 'loose': the word inside its own meaning teaches a child nothing."""
+    a, b = synonym.lower(), word.lower()
+    return len(a) >= 3 and (a in b or b in a)
 
 
 def _plain(text: str, limit: float = _PLAIN) -> bool:

@@ -35,6 +35,12 @@ TRAITS = wordset("""kind brave clever wise foolish lazy greedy selfish generous 
 _WHEN_MARKS = wordset("when as after once")
 _SPEECH = wordset("say said tell ask answer reply cry shout call whisper exclaim")
 _MAX_EVENT_WORDS = 12
+_PERCEIVE = wordset("see hear notice spot find smell realize realise discover")
+_STATES = wordset("be have seem feel know")
+_MOTION = wordset("go visit return hurry travel rush hasten")
+_TOWARD = wordset("to into towards toward")
+_COMPLEMENTS = frozenset({"dobj", "ccomp", "xcomp", "dative", "attr", "acomp", "prep"})
+_INTENT = wordset("decide want plan mean intend promise resolve determine hope wish long try")
 
 
 def feelings(view: PassageView, s: Sentence) -> Iterator[Candidate]:
@@ -43,18 +49,21 @@ def feelings(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         return
     for tok in s.span:
         word = tok.lemma_.lower()
+        shown = None  # "waited nervously": the feeling shows in how it was done
         if tok.dep_ == "acomp" and word in EMOTIONS:
             verb, answer_ids = tok.head, _with_conj(tok)
         elif tok.dep_ == "pobj" and word in EMOTION_NOUNS and tok.head.lower_ in ("with", "in"):
             verb, answer_ids = tok.head.head, subtree_ids(tok.head)
+        elif tok.dep_ == "advmod" and (shown := _feeling_of_manner(tok.lower_)):
+            verb, answer_ids = tok.head, set()
         else:
             continue
-        if verb.pos_ not in ("VERB", "AUX"):
+        if verb.pos_ not in ("VERB", "AUX") or shown and verb.lemma_ in ("be", "feel"):
             continue
         who = _person(view, verb)
         if who is None:
             continue
-        answer = resolved(view, answer_ids)
+        answer = shown or resolved(view, answer_ids)
         if not answer:
             continue
         tense = "does" if verb.tag_ in ("VBZ", "VBP") else "did"
@@ -62,7 +71,16 @@ def feelings(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         question = f"How {tense} {who} feel{f' {when}' if when else ''}?"
         if len(question.split()) > view.max_question_words + 4:
             question = f"How {tense} {who} feel?"
-        yield Candidate("feeling", question, answer, s.index, 0.95 if when else 0.8)
+        level = "inference" if shown else "literal"
+        yield Candidate("feeling", question, answer, s.index, 0.95 if when else 0.8, level)
+        if shown:  # "Why did Grandma Rosa smile proudly?" what happened just before
+            cause = _cause_before(view, s)
+            bare = not any(c.dep_ in _COMPLEMENTS for c in verb.children)  # "smiled proudly"
+            if (cause and bare and verb.tag_ == "VBD" and verb.lemma_ not in _SPEECH
+                    and min(subtree_ids(verb) - _left_of(verb)) == verb.i):  # fmt: skip
+                why = f"Why did {who} {verb.lemma_} {tok.lower_}?"
+                yield Candidate("causal_relationship", why, cause[0], cause[1], 0.7, "inference")
+            continue
         # Why was the king angry? The cause: the sentence's because-clause, else (read
         # across sentences) what happened just before.
         cause = _cause_before(view, s)
@@ -70,6 +88,17 @@ def feelings(view: PassageView, s: Sentence) -> Iterator[Candidate]:
             be = "was" if verb.tag_ == "VBD" else "is"
             why = f"Why {be} {who} {tok.text.lower()}?"
             yield Candidate("causal_relationship", why, cause[0], cause[1], 0.75, "inference")
+
+
+def _feeling_of_manner(adverb: str) -> str | None:
+    """'nervously' -> 'nervous', 'happily' -> 'happy': an adverb of a feeling we list."""
+    if not adverb.endswith("ly"):
+        return None
+    stem = adverb[:-2]
+    for word in (stem, stem[:-1] + "y" if stem.endswith("i") else stem, stem + "e"):
+        if word in EMOTIONS:
+            return word
+    return None
 
 
 def traits(view: PassageView, s: Sentence) -> Iterator[Candidate]:
@@ -152,8 +181,99 @@ def reactions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
             )  # fmt: skip
 
 
+def noticed_causes(view: PassageView, s: Sentence) -> Iterator[Candidate]:
+    """'The captain saw the light and turned the boat.' -> 'Why did the captain turn the
+    boat …? the captain saw the light': what a character saw or heard explains what the
+    character did next, though the text never says "because" (an inference question)."""
+    if not view.usable(s):
+        return
+    for seen in s.span:
+        if seen.lemma_ not in _PERCEIVE or seen.tag_ != "VBD":
+            continue
+        done = next(
+            (c for c in seen.children if c.dep_ == "conj" and c.tag_ == "VBD" and c.i > seen.i),
+            None,
+        )
+        if done is None or done.lemma_ in _STATES or subject_of(done) is not None:
+            continue  # "saw … and he ran" has its own subject: the parser's link is weaker
+        if any(c.dep_ == "dobj" and c.lower_.endswith(("self", "selves")) for c in seen.children):
+            continue  # "found herself at the gate": a place, not something noticed
+        who = _person(view, seen)
+        if who is None:
+            continue
+        cut = {c.i for c in seen.children if c.dep_ in ("conj", "cc", "punct", "advcl")}
+        perceived = subtree_ids(seen) - subtree_ids(subject_of(seen)) - {
+            i for c in cut for i in subtree_ids(view.doc[c])
+        }  # fmt: skip
+        saw = resolved(view, perceived)
+        deed_ids = subtree_ids(done) - {
+            i for c in done.children if c.dep_ in ("conj", "cc", "punct", "advcl")
+            for i in subtree_ids(c)
+        }  # fmt: skip
+        if min(deed_ids) != done.i:
+            continue  # an adverb before the verb: no clean "Why did X <verb> …?"
+        deed = resolved(view, deed_ids - {done.i}, who)
+        if not saw or deed is None or not 2 <= len(saw.split()) <= _MAX_EVENT_WORDS:
+            continue
+        question = f"Why did {who} {done.lemma_}{' ' + deed if deed else ''}?"
+        if len(question.split()) > view.max_question_words + 2:
+            continue
+        yield Candidate(
+            "causal_relationship", question, f"{who} {saw}", s.index, 0.8, "inference"
+        )  # fmt: skip
+
+
+def purposes(view: PassageView, s: Sentence) -> Iterator[Candidate]:
+    """'The captain visited the little house. He thanked Tobias for his courage.' -> 'Why did
+    the captain visit the little house? to thank Tobias for his courage': where a character
+    went is explained by what the character did on arriving (an inference question)."""
+    if not view.usable(s) or s.index + 1 >= len(view.sentences):
+        return
+    nxt = view.sentences[s.index + 1]
+    root, nroot = s.span.root, nxt.span.root
+    if root.lemma_ not in _MOTION or root.tag_ != "VBD" or nroot.tag_ != "VBD":
+        return
+    if not view.usable(nxt) or nroot.lemma_ in _STATES | _MOTION | _SPEECH | _PERCEIVE:
+        return
+    if any(_gives_reason(c) for c in root.children) or any(
+        t.lower_ in ("because", "so") for t in s.span
+    ):  # fmt: skip
+        return  # the sentence gives its own reason (the causal reader asks it)
+    who = _person(view, root)
+    if who is None or _person(view, nroot) != who:
+        return
+    went = analyse(root, drop=[c for c in root.children if c.dep_ in ("conj", "cc")])
+    did = analyse(nroot, drop=[
+        c for c in nroot.children if c.dep_ in ("conj", "cc", "advcl") or _unsure_extra(c)
+    ])  # fmt: skip
+    if went is None or did is None:
+        return
+    if not any(c.dep_ == "dobj" for c in nroot.children):
+        return  # "crept softly": what one does on arriving is not always why one came
+    if not any(c.dep_ == "dobj" or c.dep_ == "prep" and c.lower_ in _TOWARD for c in root.children):
+        return  # a journey with somewhere to go to
+    place = resolved(view, went.ids - went.subject_ids - {root.i}, who)
+    deed = resolved(view, did.ids - did.subject_ids - {nroot.i}, who)
+    if not place or not deed or min(did.ids - did.subject_ids) != nroot.i:
+        return  # "quickly thanked …": no clean infinitive
+    question = f"Why did {who} {root.lemma_} {place}?"
+    answer = f"to {nroot.lemma_} {deed}"
+    if len(question.split()) > view.max_question_words or len(answer.split()) > _MAX_EVENT_WORDS:
+        return
+    yield Candidate("causal_relationship", question, answer, nxt.index, 0.7, "inference")
+
+
+def _gives_reason(child: Token) -> bool:
+    """'…to light the lamp', '…, for he was cold': a purpose or a reason of the verb's own."""
+    if child.dep_ == "xcomp":
+        return True
+    marks = {m.lower_ for m in child.children if m.dep_ in ("mark", "aux")}
+    return child.dep_ == "advcl" and bool(marks & {"to", "because", "since", "for", "so"})
+
+
 def predictions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
-    """From an event, what the same character does next (answered by the next sentence)."""
+    """From an event that says what a character means to do, what the character does next
+    (answered by the next sentence)."""
     if not view.usable(s) or s.index + 1 >= len(view.sentences):
         return
     nxt = view.sentences[s.index + 1]
@@ -163,7 +283,7 @@ def predictions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     if root.tag_ != "VBD" or nroot.tag_ != "VBD" or nroot.lemma_ in ("be", "have", "say"):
         return
     who, nwho = _person(view, root), _person(view, nroot)
-    if who is None or nwho != who:
+    if who is None or nwho != who or not _foreshadows(s, nroot):
         return
     clause = analyse(root, drop=[c for c in root.children if c.dep_ in ("prep", "advcl")][1:])
     nclause = analyse(nroot, drop=[c for c in nroot.children if c.dep_ == "advcl"])
@@ -178,6 +298,19 @@ def predictions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     if len(question.split()) > view.max_question_words + 4:
         return
     yield Candidate("prediction", question, answer, nxt.index, 0.6, "inference")
+
+
+def _foreshadows(s: Sentence, next_verb: Token) -> bool:
+    """The event states what the character means to do next ("decided to look for the
+    stick", "wanted to see the castle") and the next sentence does it: a reader can
+    predict it from a clue. Any next step without a clue is a guess, not a prediction."""
+    for tok in s.span:
+        if tok.lemma_ not in _INTENT:
+            continue
+        for c in tok.children:
+            if c.dep_ == "xcomp" and c.pos_ == "VERB" and c.lemma_ == next_verb.lemma_:
+                return True
+    return False
 
 
 def _person(view: PassageView, verb: Token) -> str | None:
@@ -224,7 +357,10 @@ def _cause_before(view: PassageView, s: Sentence) -> tuple[str, int] | None:
     if prev.paragraph != s.paragraph or not view.usable(prev):
         return None
     root = prev.span.root
-    clause = analyse(root, drop=[c for c in root.children if c.dep_ == "advcl"])
+    clause = analyse(root, drop=[
+        c for c in root.children
+        if c.dep_ in ("advcl", "conj", "cc") or _unsure_extra(c)
+    ])  # fmt: skip
     if clause is None or root.pos_ not in ("VERB", "AUX"):
         return None
     subj = resolved(view, clause.subject_ids)
@@ -233,6 +369,21 @@ def _cause_before(view: PassageView, s: Sentence) -> tuple[str, int] | None:
         return None
     text = declarative(clause, subj) if not rest else f"{subj} {rest}"
     return (text, prev.index) if 3 <= len(text.split()) <= _MAX_EVENT_WORDS else None
+
+
+def _unsure_extra(child: Token) -> bool:
+    """'thanked Tobias for his courage': a phrase whose pronoun may name either person,
+    dropped when the verb keeps its object (not "looked forward to seeing his …")."""
+    return (
+        child.dep_ == "prep"
+        and any(t.pos_ == "PRON" for t in child.subtree)
+        and any(c.dep_ == "dobj" for c in child.head.children)
+    )
+
+
+def _left_of(verb: Token) -> set[int]:
+    """The verb's subject and what precedes it: the rest is its predicate."""
+    return {i for c in verb.lefts for i in subtree_ids(c)}
 
 
 def _with_conj(tok: Token) -> set[int]:

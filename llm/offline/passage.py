@@ -172,6 +172,13 @@ class PassageView:
         if tok.ent_type_ == "PERSON":
             for ent in self.doc.ents:
                 if ent.start <= tok.i < ent.end:
+                    det = self.doc[ent.start - 1] if ent.start else None
+                    if (
+                        det is not None
+                        and det.lower_ == "the"
+                        and ent.start <= det.head.i < ent.end
+                    ):
+                        return f"the {ent.text}"  # "The Queen … she": the Queen, not Queen
                     return ent.text
         sent = self.sentence_of(tok)
         ids = noun_phrase_ids(tok)

@@ -26,13 +26,21 @@ from readloom.llm.offline.clauses import (
     sequence,
 )
 from readloom.llm.offline.mix import (
+    NARRATIVE,
     SINGLETONS,
     SKILLS,
     inference_share,
     level_of,
     resolve_types,
 )
-from readloom.llm.offline.narrative import feelings, predictions, reactions, traits
+from readloom.llm.offline.narrative import (
+    feelings,
+    noticed_causes,
+    predictions,
+    purposes,
+    reactions,
+    traits,
+)
 from readloom.llm.offline.nlp import DEFAULT_MODEL, FUNCTION_WORDS, crude_stem, padded_words
 from readloom.llm.offline.passage import Candidate, PassageView
 from readloom.llm.offline.standalone import answer_problem, resolved
@@ -79,13 +87,19 @@ def generate_questions(
         return QuestionSet(questions=[])
     narrative = is_narrative(view)
     wanted = resolve_types(types, narrative)
+    asked_main_idea = "main_idea" in wanted
+    if narrative and not types:
+        # a story's most central sentence is an event, and the hand-judged sample kept none
+        # of them as its main idea (0 of 4): a story's own mix asks the lesson it states,
+        # and a main idea only when a teacher asks for one by name
+        wanted = [t for t in wanted if t != "main_idea"]
     every = [c for c in _all_candidates(view, narrative, set(wanted)) if c.type in wanted]
     pools = {t: _ranked(_fitted(view, [c for c in every if c.type == t])) for t in wanted}
-    if narrative and pools.get("theme") and "main_idea" in wanted:
-        # a story that states its lesson: ask it before a main idea (a story's most
-        # central sentence is an event, which the hand-judged sample never kept)
+    if narrative and pools.get("theme") and asked_main_idea:
+        # a story that states its lesson: ask it where the mix puts a main idea
         wanted = [t for t in wanted if t != "theme"]
-        wanted.insert(wanted.index("main_idea"), "theme")
+        at = wanted.index("main_idea") if "main_idea" in wanted else NARRATIVE.index("main_idea")
+        wanted.insert(min(at, len(wanted)), "theme")
     picked = _select(view, pools, wanted, count)
     picked = _meet_inference_share(view, picked, pools, inference_share(grade))
     pool = distractors.pools(view, every) if choices else {}
@@ -133,6 +147,8 @@ def _all_candidates(
         raw += traits(view, s)
         raw += reactions(view, s)
         raw += predictions(view, s)
+        raw += noticed_causes(view, s)
+        raw += purposes(view, s)
     if "vocabulary" in wanted:
         raw += vocabulary(view)
     if "main_idea" in wanted:
@@ -156,7 +172,8 @@ def _standing_alone(view: PassageView, c: Candidate) -> Candidate | None:
     if _FIRST_SECOND.search(c.question):
         return None
     answer = c.answer.strip()
-    at = evidence.text.find(answer) if answer else -1
+    found = re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", evidence.text) if answer else None
+    at = found.start() if found else -1  # whole words: "nervous" is not in "nervously"
     if at < 0 and _PRONOUN_WORD.search(answer):
         return None  # a rebuilt answer ("she saw the mud") whose pronoun we cannot place
     if at >= 0 and c.type not in ("vocabulary", "theme"):  # a lesson's "you" is anyone
@@ -199,14 +216,17 @@ def _meet_inference_share(
         if cand.type in SINGLETONS and any(p.type == cand.type for p in picked):
             continue
         counts = {t: sum(p.type == t for p in picked) for t in {p.type for p in picked}}
-        cap = math.ceil(len(picked) / 3) if cand.type == "vocabulary" else len(picked) // 3
-        if counts.get(cand.type, 0) >= max(1, cap):
-            continue  # the mix stays a mix: no third vocabulary item to reach a share
+        cap = math.ceil(len(picked) / 3)  # at most a third of the set of one type
         literal_items = [i for i, p in enumerate(picked) if not inferential(p)]
         if not literal_items:
             break
-        # replace a literal item of the most-asked type, the latest of them
-        victim = max(literal_items, key=lambda i: (counts[picked[i].type], i))
+        same_type = [i for i in literal_items if picked[i].type == cand.type]
+        if same_type:  # a literal "why" gives way to an inferred one: the mix is unchanged
+            victim = same_type[-1]
+        elif counts.get(cand.type, 0) >= max(1, cap):
+            continue  # the mix stays a mix: no third vocabulary item to reach a share
+        else:  # replace a literal item of the most-asked type, the latest of them
+            victim = max(literal_items, key=lambda i: (counts[picked[i].type], i))
         rest = picked[:victim] + picked[victim + 1 :]
         if not _allowed(view, cand, rest, [_signature(view, p.question) for p in rest], 3, False):
             continue
@@ -295,24 +315,35 @@ def _allowed(
         answer = cand.answer.lower().strip(" .")
         if unique_answers and any(p.answer.lower().strip(" .") == answer for p in same):
             return False
-    if any(_same_fact(cand, p, strict=unique_answers) for p in picked):
+    if any(_same_fact(cand, p) for p in picked):
         return False
     sig = _signature(view, cand.question)
     return not any(_overlap(sig, other) >= _DUPLICATE_OVERLAP for other in signatures)
 
 
-def _same_fact(a: Candidate, b: Candidate, *, strict: bool = True) -> bool:
+def _same_fact(a: Candidate, b: Candidate) -> bool:
     """One fact asked twice: the same event for an answer ("What did the youth do…?" and
-    "What happened after the youth began to cry?"), or, unless nothing else fills the set,
-    one sentence with either's answer in the other's question ("What did the building of
-    the church make?" / "What made rapid progress?"). A teacher keeps one of them."""
+    "What happened after the youth began to cry?"), or one sentence asked from both ends:
+    either's answer in the other's question ("What did the building of the church make?" /
+    "What made rapid progress?") or inside the other's answer ("What did the youth sample?
+    the apples" / "…do? sampled the apples"). A teacher keeps one of them, even when the
+    set comes out short: the hand-judged sample failed every such pair."""
     x, y = padded_words(a.answer), padded_words(b.answer)
     if min(len(x.split()), len(y.split())) >= _EVENT_WORDS and (x in y or y in x):
         return True  # the same event ("the youth sampled the apples…"); a person may do more
-    if not strict:
+    if a.sentence != b.sentence:
         return False
-    return a.sentence == b.sentence and (
-        x in padded_words(b.question) or y in padded_words(a.question)
+    if x in padded_words(b.question) or y in padded_words(a.question):
+        return True
+    return _within(x, y) or _within(y, x)  # "nervous" / "waited nervously by her poster"
+
+
+def _within(short: str, long: str) -> bool:
+    """Every word of ``short`` in ``long``, up to its ending ("apple"/"apples")."""
+    others = long.split()
+    return bool(short.split()) and all(
+        any(o.startswith(w[: max(4, len(w) - 2)]) and w[:3] == o[:3] for o in others)
+        for w in short.split()
     )
 
 

@@ -295,3 +295,54 @@ def _question(text: str) -> str | None:
     if len(text.split()) < 3 or any(q in text for q in _QUOTES):
         return None
     return text[:1].upper() + text[1:] + "?"
+
+
+SHORT_ANSWER_WORDS = 10
+
+
+def core_prefix(doc: Doc, ids: Iterable[int], limit: int = SHORT_ANSWER_WORDS) -> set[int]:
+    """A long answer cut before a modifier that runs to its end ("she was a proud, insolent
+    woman, who did not behave kindly …" -> "she was a proud, insolent woman"), so an answer
+    stays a phrase and stays verbatim (only a tail is cut). Short answers are kept whole."""
+    order = sorted(i for i in set(ids) if not doc[i].is_space)
+    while True:
+        words = [i for i in order if not doc[i].is_punct]
+        if len(words) <= limit:
+            return set(order)
+        cut = _cut_tail(doc, order, words[-1])
+        if cut is None:
+            return set(order)
+        order = cut  # "…woman, who did not …, and who spent …": one tail at a time
+
+
+def _cut_tail(doc: Doc, order: list[int], last: int) -> list[int] | None:
+    kept = set(order)
+    for i in order:
+        tok = doc[i]
+        if not _is_tail(tok, last) or tok.head.i not in kept or tok.head.i > i:
+            continue
+        prefix = [j for j in order if j < tok.left_edge.i]
+        while prefix and (doc[prefix[-1]].is_punct or doc[prefix[-1]].dep_ in ("cc", "mark")):
+            prefix.pop()
+        if sum(not doc[j].is_punct for j in prefix) >= 3:
+            return prefix
+    return None
+
+
+_TRAILING = frozenset(
+    {"conj", "cc", "punct", "relcl", "appos", "advcl", "acl", "parataxis", "prep"}
+)
+
+
+def _is_tail(tok: Token, last: int) -> bool:
+    """A clause-like modifier after which the answer has only more of the same (", and who
+    spent …"): cutting there leaves no gap."""
+    later = [c for c in tok.head.children if c.i > tok.right_edge.i]
+    end = max([tok.right_edge.i] + [c.right_edge.i for c in later if c.dep_ in _TRAILING])
+    if end < last or any(c.dep_ not in _TRAILING for c in later if c.i <= last):
+        return False
+    if tok.dep_ in ("relcl", "appos", "advcl", "parataxis"):
+        return True
+    if tok.dep_ == "acl":
+        return tok.tag_ in ("VBG", "VBN")  # "lying in the sea"; not "the courage to go"
+    return tok.dep_ == "conj" and tok.pos_ in ("VERB", "AUX")  # a second clause, not "and breadth"

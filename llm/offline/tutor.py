@@ -23,6 +23,7 @@ from readloom.llm.offline.nlp import (
     DEFAULT_MODEL,
     PLACEHOLDER,
     content_lemmas,
+    crude_stem,
     is_content,
     padded_words,
     parse,
@@ -363,7 +364,23 @@ def _answer_in(t: _Turn, text: str) -> str | None:
                 continue  # no key term in it: it would not point at the answer
             if re.search(rf"(?<!\w){re.escape(run)}(?!\w)", flat, re.IGNORECASE):
                 return run
+            worded = _inflected_run(run, flat)  # "to thank Tobias": "thanked Tobias"
+            if worded and not t.ref.safe(worded):
+                return worded
     return t.inp.answer
+
+
+def _inflected_run(run: str, text: str) -> str | None:
+    """The text's own words for ``run`` when they differ only in inflection."""
+    want = [crude_stem(w) for w in re.findall(r"[\w']+", run.lower())]
+    words = text.split()
+    if len(want) < 2:
+        return None
+    for lo in range(len(words) - len(want) + 1):
+        window = [w.strip(" ,;:!?\"'.()").lower() for w in words[lo : lo + len(want)]]
+        if [crude_stem(w) for w in window] == want:
+            return " ".join(w.strip(" ,;:!?\"'.()") for w in words[lo : lo + len(want)])
+    return None
 
 
 def _blank_answer(t: _Turn, text: str, answer: str | None) -> str | None:

@@ -38,8 +38,10 @@ def test_exact_count_of_mixed_types(passage, nlp, count):
     assert kinds[0] != kinds[1]  # ordered to mix types, not grouped by type
     assert {"vocabulary"} <= set(kinds)
     assert {"causal_relationship", "cause_effect"} & set(kinds)
-    if count >= 8:
-        assert "main_idea" in kinds
+    if passage.key == "beavers":  # a text that explains is asked its main idea
+        assert count < 8 or "main_idea" in kinds
+    else:  # a story only on request: its most central sentence is an event, not its idea
+        assert "main_idea" not in kinds
 
 
 def test_every_evidence_is_a_verbatim_sentence(passage, question_sets):
@@ -69,8 +71,9 @@ def test_answers_come_from_their_evidence(passage, question_sets, tools):
             # copied from the evidence, a pronoun at most replaced by its name
             assert tools.content(q.answer) & tools.content(q.evidence), q
             assert len(q.answer.split()) < len(q.evidence.split()), q  # never the whole sentence
-        else:
-            assert tools.content(q.answer) & tools.content(q.evidence), q
+        else:  # an inferred feeling shows in how a thing was done: "proud", "smiled proudly"
+            said = tools.content(q.evidence)
+            assert any(w[:4] == e[:4] for w in tools.content(q.answer) for e in said), q
 
 
 def test_questions_are_distinct_and_well_formed(passage, question_sets, tools):
@@ -101,7 +104,15 @@ def test_wh_movement_with_do_support_and_lemmas(nlp):
         "Tobias climbed the tower at dusk. He rang the bell because the ships were lost. "
         "Mia lives in a tall house near the river. The fishermen heard the bell and sailed home."
     )
-    qs = generate_questions(passage_title="", passage_text=text, count=12, grade=4).questions
+    # one type at a time: a mixed set asks each fact once ("Who climbed the tower at
+    # dusk?" and "When did Tobias climb the tower?" are one fact from both ends)
+    qs = [
+        q
+        for qtype in ("character", "setting", "causal_relationship")
+        for q in generate_questions(
+            passage_title="", passage_text=text, count=4, grade=4, types=[qtype]
+        ).questions
+    ]
     pairs = {(q.question, q.answer) for q in qs}
     assert all(q.skill == SKILLS[q.type] for q in qs)
     assert ("Who climbed the tower at dusk?", "Tobias") in pairs
