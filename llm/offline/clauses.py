@@ -70,6 +70,8 @@ def literal(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     for verb in verbs:
         if verb.pos_ not in ("VERB", "AUX"):
             continue
+        if any(c.dep_ == "neg" for c in verb.children) and any(True for _ in _causes(verb)):
+            continue  # "did not climb the tree, since it was too tall": ask why, not what
         base = analyse(verb, within=within)
         if base is None:
             continue
@@ -254,7 +256,10 @@ def _fit(
     """Build the question, dropping optional prepositional phrases until it is short enough
     (a storybook "once upon a time" always: "Where did a farmer live upon a time?")."""
     drop = drop + [c for c in verb.children if _upon_a_time(c) and c not in drop]
-    optional = [c for c in reversed(list(verb.children)) if c.dep_ == "prep" and c not in drop]
+    optional = [
+        c for c in reversed(list(verb.children))
+        if c.dep_ == "prep" and c not in drop and (verb.lemma_, c.lower_) not in _PHRASAL
+    ]  # fmt: skip
     best: str | None = None
     for k in range(len(optional) + 1):
         clause = analyse(verb, drop=drop + optional[:k], within=within)
@@ -271,6 +276,19 @@ def _fit(
             return made
         best = best or made
     return None
+
+
+# A verb and the preposition it needs: "looked closely" without "at the burrs" is cut off.
+_PHRASAL = frozenset(
+    (verb, prep)
+    for verb, preps in {
+        "look": "at for into after", "stare": "at", "listen": "to", "wait": "for",
+        "point": "at to", "belong": "to", "depend": "on", "search": "for", "ask": "for",
+        "reach": "for", "care": "for", "think": "about of", "talk": "about to",
+        "laugh": "at", "long": "for", "hope": "for", "pray": "for", "rely": "on",
+    }.items()
+    for prep in preps.split()
+)  # fmt: skip
 
 
 def _upon_a_time(tok: Token) -> bool:

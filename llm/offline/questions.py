@@ -331,8 +331,8 @@ def _same_fact(a: Candidate, b: Candidate) -> bool:
     x, y = padded_words(a.answer), padded_words(b.answer)
     if min(len(x.split()), len(y.split())) >= _EVENT_WORDS and (x in y or y in x):
         return True  # the same event ("the youth sampled the apples…"); a person may do more
-    if a.sentence != b.sentence:
-        return False
+    if a.sentence != b.sentence or "vocabulary" in (a.type, b.type):
+        return False  # a word's meaning is another fact, though its question quotes the sentence
     if x in padded_words(b.question) or y in padded_words(a.question):
         return True
     return _within(x, y) or _within(y, x)  # "nervous" / "waited nervously by her poster"
