@@ -267,15 +267,19 @@ def run(ctx: EvalContext) -> SuiteOutput:
     )
     out.add("skills_used", float(len(skills_used)), n=asked, note="distinct skills asked about")
     out.details["elements"] = dict(elements.most_common())
-    _passage_level_quality(out, passages, results, by_story)
+    _passage_level_quality(
+        out, passages, results, by_story, asyncio.run(_main_ideas(ctx, passages))
+    )
     return out
 
 
-def _passage_level_quality(out: SuiteOutput, passages, results, by_story) -> None:
+def _passage_level_quality(
+    out: SuiteOutput, passages, results, by_story, main_ideas: list[str | None]
+) -> None:
     """Main-idea agreement and distractor validity on the multi-section passages."""
     mains, firsts, refs = [], [], []
     mc = valid = 0
-    for passage, result in zip(passages, results, strict=True):
+    for passage, result, main in zip(passages, results, main_ideas, strict=True):
         if result is None:
             continue
         questions, _, stored = result
@@ -283,12 +287,12 @@ def _passage_level_quality(out: SuiteOutput, passages, results, by_story) -> Non
             if q.choices:
                 mc += 1
                 valid += qq.distractors_valid(q, stored)
-            if q.type == "main_idea":
-                mains.append(q.answer)
-                firsts.append(re.split(r"(?<=[.!?])\s", passage.text.strip(), maxsplit=1)[0])
-                story = by_story[passage.story]
-                refs.append([a for e in story.questions if set(e.sections) & set(passage.sections)
-                             for a in e.answers[:1]])  # fmt: skip
+        if main:
+            mains.append(main)
+            firsts.append(re.split(r"(?<=[.!?])\s", passage.text.strip(), maxsplit=1)[0])
+            story = by_story[passage.story]
+            refs.append([a for e in story.questions if set(e.sections) & set(passage.sections)
+                         for a in e.answers[:1]])  # fmt: skip
     asked = sum(len(r[0]) for r in results if r is not None)
     out.add("choices_rate", _rate(mc, asked), n=asked,
             note="questions that came with three distractors (multiple choice requested)")  # fmt: skip
@@ -386,6 +390,29 @@ async def _generate(
                 continue
             results.append((res.questions, res.provenance, svc.store.get(res.passage_id).text))
     return results
+
+
+async def _main_ideas(ctx: EvalContext, passages: list[Passage]) -> list[str | None]:
+    """Each passage's main idea asked for by name: a story's own mix leaves it out (its most
+    central sentence is an event), so agreement is measured on what a teacher who asks gets."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from readloom.errors import ReadloomError
+    from readloom.service import Readloom
+
+    out: list[str | None] = []
+    async with Readloom(ctx.settings, services=ctx.services(), checkpointer=InMemorySaver()) as app:
+        for i, p in enumerate(passages):
+            try:
+                res = await app.generate_questions(
+                    text=p.text, title=f"{p.story.replace('-', ' ').title()} (part {i + 1})",
+                    count=1, types=["main_idea"], session_id=f"eval-main-idea-{i}",
+                )  # fmt: skip
+            except ReadloomError:
+                out.append(None)
+                continue
+            out.append(next((q.answer for q in res.questions if q.type == "main_idea"), None))
+    return out
 
 
 def _rate(k: int, n: int) -> float | None:
