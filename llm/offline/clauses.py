@@ -213,6 +213,8 @@ def _appositive_questions(view: PassageView, s: Sentence, verb: Token) -> Iterat
 def _adjunct_kind(child: Token) -> tuple[str, QuestionType, float] | None:
     dep, low = child.dep_, child.lower_
     if dep == "prep":
+        if low == "by" and any(c.dep_ == "pcomp" and c.tag_ == "VBG" for c in child.children):
+            return "How", "what", 0.85  # "gained a living by selling them": the means
         pobj = next((c for c in child.children if c.dep_ == "pobj"), None)
         if pobj is None or pobj.pos_ == "PRON":
             return None

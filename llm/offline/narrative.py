@@ -9,6 +9,7 @@ answer that needs the reader to connect two sentences is labelled inference.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from spacy.tokens import Token
@@ -167,8 +168,15 @@ def reactions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     if not rest or len(rest.split()) < 2:
         return
     rel = mark.lower_
+    inner = subject_of(advcl)
+    pronoun = who is not None and inner is not None and inner.pos_ == "PRON"
+    if pronoun and _bare(event).startswith(_bare(who) + " "):
+        # "What do the seeds do as they fall?", not "… as seeds fall?"
+        event = f"{inner.lower_} {_bare(event)[len(_bare(who)) + 1 :]}"
+    present = root.tag_ in ("VBZ", "VBP")
+    does = ("do" if root.tag_ == "VBP" else "does") if present else "did"
     if who is not None and root.lemma_ not in _SPEECH:
-        question = f"What did {who} do {rel} {event}?"
+        question = f"What {does} {who} do {rel} {event}?"
         if len(question.split()) > view.max_question_words + 4:
             return
         yield Candidate("action", question, rest, s.index, 0.9)
@@ -176,7 +184,8 @@ def reactions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         subj = resolved(view, clause.subject_ids)
         if subj:
             yield Candidate(
-                "outcome_resolution", f"What happened {rel} {event}?", f"{subj} {rest}", s.index,
+                "outcome_resolution", f"What {'happens' if present else 'happened'} {rel} {event}?",
+                f"{subj} {rest}", s.index,
                 0.8,
             )  # fmt: skip
 
@@ -324,7 +333,10 @@ def _person(view: PassageView, verb: Token) -> str | None:
         name = view.antecedent(subj)
         if name is None:
             return None
-        return name if name[:1].isupper() or name.lower().startswith("the ") else f"the {name}"
+        if re.match(r"(?:this|that|these|those)\b", name, re.I):
+            return None  # "this greedy old woman": pointed at, not named
+        determined = re.match(r"(?:the|a|an|his|her|their|its)\b", name, re.I)
+        return name if name[:1].isupper() or determined else f"the {name}"
     if not view.is_person(subj):
         return None
     clause = analyse(verb)
@@ -379,6 +391,10 @@ def _unsure_extra(child: Token) -> bool:
         and any(t.pos_ == "PRON" for t in child.subtree)
         and any(c.dep_ == "dobj" for c in child.head.children)
     )
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"^the ", "", text.lower())
 
 
 def _left_of(verb: Token) -> set[int]:

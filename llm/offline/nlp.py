@@ -71,7 +71,7 @@ PERSON_NOUNS = wordset("""person people man men woman women boy boys girl girls 
     stepsister stepsisters godmother woodcutter woodman woodsman huntsman herdsman cowherd
     goatherd swineherd gardener weaver blacksmith carpenter innkeeper landlord coachman
     boatman ferryman messenger suitor suitors courtier courtiers sage magician sorcerer
-    sorceress enchanter enchantress warrior warriors""")
+    sorceress enchanter enchantress warrior warriors shoemaker smith counsellor councillor""")
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,11 @@ def is_person(token: Token) -> bool:
         return True
     if token.pos_ == "PROPN" and token.ent_type_ in ("", "PERSON", "NORP"):
         return token.is_title
-    return token.lower_ in PERSON_NOUNS or token.lemma_.lower() in PERSON_NOUNS
+    if token.lower_ in PERSON_NOUNS or token.lemma_.lower() in PERSON_NOUNS:
+        return True
+    # "the bamboo-cutter", "the shoe-maker": a hyphenated noun for someone who does a trade
+    hyphened = token.i > 0 and token.doc[token.i - 1].text == "-"
+    return hyphened and token.pos_ == "NOUN" and token.lower_.endswith(("er", "man", "woman"))
 
 
 @lru_cache(maxsize=1)

@@ -16,11 +16,30 @@ from readloom.llm.offline.nlp import (
     passage_sentences,
     wordset,
 )
-from readloom.llm.offline.syntax import Clause, noun_phrase_ids, render, subject_of
+from readloom.llm.offline.syntax import Clause, noun_phrase_ids, render, subject_of, subtree_ids
 from readloom.state import QuestionLevel, QuestionType
 
 _QUOTE_CHARS = ('"', "“", "”")
-_LOOKBACK = 3
+_LOOKBACK = 3  # sentences that name someone
+_CHAIN = 8  # sentences read back in all, through ones that name nobody
+_SAYING = frozenset(
+    """say tell ask answer reply cry shout call whisper exclaim add continue
+    begin go murmur scream sing roar repeat""".split()
+)
+
+
+def quoted_ids(span) -> set[int]:
+    """Token ids inside double quotation marks (the marks included)."""
+    out: set[int] = set()
+    inside = False
+    for tok in span:
+        mark = tok.text in _QUOTE_CHARS or tok.text in ("``", "''")
+        if mark or inside:
+            out.add(tok.i)
+        if mark:
+            opening = tok.text in ("“", "``") or (tok.text == '"' and not inside)
+            inside = opening if tok.text != "”" else False
+    return out
 
 
 @dataclass(frozen=True)
@@ -88,10 +107,25 @@ class PassageView:
         return None if idx is None else self.sentences[idx]
 
     def usable(self, s: Sentence) -> bool:
-        """Narration only: dialogue and questions make poor wh-question sources."""
+        """Narration only: dialogue and questions make poor wh-question sources. A sentence
+        that quotes someone is narration when its main verb is the narrator's and not a
+        verb of saying ("Seizing her by the arm, she pulled her away, exclaiming: '…'")."""
         text = s.text
         ends = text[-1] in ".!\"”’'"  # not "?" (a question) nor ":" (a list heading)
-        return ends and not any(q in text for q in _QUOTE_CHARS)
+        if not ends:
+            return False
+        if not any(q in text for q in _QUOTE_CHARS):
+            return True
+        straight = text.count('"')
+        first = next((c for c in text if c in _QUOTE_CHARS), "")
+        if straight % 2 or first == "”" or text.count("“") != text.count("”"):
+            return False  # a quotation opened or closed in another sentence: speech
+        root = s.span.root
+        return (
+            root.i not in quoted_ids(s.span)
+            and root.lemma_ not in _SAYING
+            and root.pos_ in ("VERB", "AUX")
+        )
 
     def subject_text(self, clause: Clause) -> tuple[str, bool] | None:
         """How a question names the clause's subject; True when a pronoun was resolved."""
@@ -122,7 +156,10 @@ class PassageView:
         """The nearest earlier person subject the pronoun's gender allows: a princess just
         before "he" is no reason to give up on the giant a sentence further back."""
         gender = "she" if pronoun.lower_ in ("she", "her", "hers") else "he"
-        for idx in range(index, max(-1, index - _LOOKBACK), -1):
+        looked = 0
+        for idx in range(index, max(-1, index - _CHAIN), -1):
+            if looked >= _LOOKBACK:
+                break
             span = self.sentences[idx].span
             limit = pronoun.i if idx == index else span.end
             subjects = [
@@ -131,6 +168,9 @@ class PassageView:
                 if t.i < limit and t.pos_ != "PRON"
                 and (t.dep_ in ("nsubj", "nsubjpass") or _introduced(t))
             ]  # fmt: skip
+            if not any(self.is_person(t) for t in subjects):
+                continue  # "He … The wind … He …": nobody new comes in; read further back
+            looked += 1
             named = {t: self._name(t) for t in subjects}
             subjects = [t for t in subjects if gender_fits(gender, named[t])]
             fits = [t for t in subjects if _fits(self, "he", t)]
@@ -156,6 +196,13 @@ class PassageView:
             obj = next((c for c in root.children if c.dep_ == "dobj"), None)
             chained = False
             span = self.sentences[idx].span
+            fitting = [
+                c for c in (subj, obj)
+                if c is not None and span.start <= c.i < span.end and c.pos_ != "PRON"
+                and _fits(self, kind, c)
+            ]  # fmt: skip
+            if len(fitting) == 2 and plural:
+                return None  # "Maple trees make seeds. … they spin": the trees or the seeds?
             for cand in (obj, subj) if as_object else (subj, obj):
                 if cand is None or not span.start <= cand.i < span.end:
                     continue
@@ -163,12 +210,23 @@ class PassageView:
                     chained = chained or cand.lower_ in (("they", "them") if plural else ("it",))
                     continue
                 if _fits(self, kind, cand):
-                    return self._name(cand)
+                    return self._name(cand, together=plural)
             if not chained:
                 return None
         return None
 
-    def _name(self, tok: Token) -> str:
+    def _name(self, tok: Token, together: bool = False) -> str:
+        """How a question names ``tok``; ``together``: with its conjuncts ("they" after
+        "Mia and Leo walk …" is Mia and Leo)."""
+        conj = [c for c in tok.children if c.dep_ == "conj"] if together else []
+        if conj:
+            ids = noun_phrase_ids(tok) | {
+                i for c in tok.children if c.dep_ in ("cc", "conj") for i in subtree_ids(c)
+            }  # fmt: skip
+            sent = self.sentence_of(tok)
+            if sent is not None:
+                ids &= set(range(sent.span.start, sent.span.end))
+            return re.sub(r"^(?:a|an)\s+", "the ", render(self.doc, ids), flags=re.I)
         if tok.ent_type_ == "PERSON":
             for ent in self.doc.ents:
                 if ent.start <= tok.i < ent.end:

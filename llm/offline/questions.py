@@ -65,7 +65,9 @@ _WHOLE = frozenset({"vocabulary", "main_idea", "theme", "text_structure", "autho
 _CONTEXT_WORDS = 3
 _POSSESSIVE_START = re.compile(r"^(?:his|her|its|their)\b", re.I)
 _PRONOUN_WORD = re.compile(r"\b(?:he|she|it|they|him|her|them|his|its|their|this|these)\b", re.I)
-_FIRST_SECOND = re.compile(r"\b(?:I|me|my|we|us|our)\b|\byou(?:r)?\b(?! think)")
+_FIRST_SECOND = re.compile(
+    r"\b(?:I|[Mm]e|[Mm]y|[Ww]e|[Uu]s|[Oo]ur)\b|\b[Yy]ou(?:r)?\b(?! think)"
+)  # not "US" (a place), but "My father" at a question's start
 
 
 def sentence_count(passage_text: str, model: str = DEFAULT_MODEL) -> int:
@@ -169,7 +171,7 @@ def _all_candidates(
 def _standing_alone(view: PassageView, c: Candidate) -> Candidate | None:
     """The candidate with its answer's pronouns named, or None when it cannot stand alone."""
     evidence = view.sentences[c.sentence]
-    if _FIRST_SECOND.search(c.question):
+    if _FIRST_SECOND.search(c.question) or _quotes_speech(c.question, evidence.text):
         return None
     answer = c.answer.strip()
     found = re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", evidence.text) if answer else None
@@ -192,6 +194,20 @@ def _standing_alone(view: PassageView, c: Candidate) -> Candidate | None:
     if c.type not in _WHOLE and n_words < 8 and n_words - len(answer.split()) < _CONTEXT_WORDS:
         return None  # "Grandma Rosa smiled proudly.": no words left to point a hint at
     return replace(c, answer=answer) if answer != c.answer else c
+
+
+_QUOTED = re.compile(r"[\"“]([^\"”]+)[\"”]")
+
+
+def _quotes_speech(question: str, evidence: str) -> bool:
+    """A question that carries three words running from a quotation in its sentence:
+    someone's words, asked as if the narrator said them."""
+    asked = padded_words(question)
+    for said in _QUOTED.findall(evidence):
+        words = padded_words(said).split()
+        if any(f" {' '.join(words[i : i + 3])} " in asked for i in range(len(words) - 2)):
+            return True
+    return False
 
 
 def _meet_inference_share(

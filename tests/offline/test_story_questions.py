@@ -124,3 +124,58 @@ def test_a_fill_in_hint_finds_a_reworded_answer(lighthouse, nlp):
     ]
     reply = tutor_reply(_turn(lighthouse, q, "hint", 3))
     assert "He ___ ___ for his courage" in reply, reply
+
+
+def test_narration_around_a_quotation_is_asked_but_never_the_quotation(nlp):
+    text = (
+        "There was once a poor woman that had three daughters, and one day the eldest said, "
+        '"Mother, bake my cake and I will go seek my fortune." "Go home to your ash-pit," '
+        "said his brothers. The mother baked the cake. The eldest daughter took the cake and "
+        "walked into the forest."
+    )
+    qs = _asked(text, count=8)
+    pairs = {(q.question, q.answer) for q in qs}
+    assert ("Who had three daughters?", "a poor woman") in pairs
+    for q in qs:  # what the daughter and the brothers said is theirs, not the narrator's
+        said = ("cake and", "fortune", "ash-pit", "go home")
+        assert q.type == "vocabulary" or not any(w in q.question.lower() for w in said), q
+        assert not any(w in q.answer.lower() for w in said), q
+
+
+def test_a_sentence_inside_a_quotation_opened_before_it_is_speech(nlp):
+    text = (
+        'The bull stopped at the edge of the forest. "Be careful here. A troll with six '
+        'heads lives here, and the forest belongs to him!" The princess held on tight. The '
+        "bull walked into the dark forest."
+    )
+    assert not any("troll" in q.evidence for q in _asked(text, count=6) if q.type != "vocabulary")
+
+
+def test_the_means_of_a_deed_is_asked_how(nlp):
+    text = (
+        "The old man and his wife were very poor. They gained a small living by selling "
+        "baskets in the village. Every morning he walked to the market."
+    )
+    pairs = {(q.question, q.answer) for q in _asked(text, count=4)}
+    assert ("How did the old man and his wife gain a small living?",
+            "by selling baskets in the village") in pairs  # fmt: skip
+
+
+def test_he_is_named_across_sentences_that_name_nobody(nlp):
+    """'the bamboo-cutter' is a person (a trade in a hyphenated noun), and the wind and the
+    rain between him and 'He' are nobody who could be meant."""
+    text = (
+        "The old bamboo-cutter lived near the forest. One day the wind blew hard. The rain "
+        "fell on the hills. He reached the grove at noon. He saw a bright light there."
+    )
+    pairs = {(q.question, q.answer) for q in _asked(text, count=6)}
+    assert ("What did the old bamboo-cutter see there?", "a bright light") in pairs
+
+
+def test_they_names_everyone_it_stands_for_or_nobody(nlp):
+    both = "Mia and Leo walk to school each day. As they walk, they count the red cars. Mia always sees more cars than Leo. Leo does not mind."  # fmt: skip
+    pairs = {(q.question, q.answer) for q in _asked(both, count=6)}
+    assert ("What do Mia and Leo do as they walk?", "count the red cars") in pairs
+    # the trees or the seeds? a reader can tell, the parser cannot: no question names either
+    seeds = "Maple trees make seeds with flat wings. As they fall, they spin like little helicopters. The wind carries them far away."  # fmt: skip
+    assert not any("spin" in q.answer for q in _asked(seeds, count=6))
