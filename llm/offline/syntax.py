@@ -246,9 +246,12 @@ def subject_question(clause: Clause, wh: str) -> str | None:
         return None
     subst: dict[int, str] = dict(clause.replace)
     finite = next((c for c in verb.lefts if c.dep_ in ("aux", "auxpass") and c.i in rest), verb)
+    # a bare "VB" with a subject and no auxiliary is the parser's miss for a plural present
+    # ("Mia and Leo walk to school" -> "Who walks to school?", not "Who walk …?")
+    bare_present = finite is verb and verb.tag_ == "VB" and verb.dep_ == "ROOT"
     if finite.lower_ in _SINGULAR:
         subst[finite.i] = _SINGULAR[finite.lower_]
-    elif finite.tag_ == "VBP":
+    elif finite.tag_ == "VBP" or bare_present:
         subst[finite.i] = third_person(_verb_lemma(finite))
     body = render(doc, rest, subst)
     tail = _tail(clause)
