@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from spacy.tokens import Token
 
 from readloom.llm.offline.nlp import Sentence, wordset
-from readloom.llm.offline.passage import Candidate, PassageView
+from readloom.llm.offline.passage import SPEECH_VERBS, Candidate, PassageView
 from readloom.llm.offline.standalone import resolved
 from readloom.llm.offline.syntax import analyse, declarative, subject_of, subtree_ids
 
@@ -34,7 +34,6 @@ TRAITS = wordset("""kind brave clever wise foolish lazy greedy selfish generous 
     stingy friendly helpful careless careful polite rude obedient naughty handsome pretty
     old young tiny little big tall short skillful skilful diligent idle""")
 _WHEN_MARKS = wordset("when as after once")
-_SPEECH = wordset("say said tell ask answer reply cry shout call whisper exclaim")
 _MAX_EVENT_WORDS = 12
 _PERCEIVE = wordset("see hear notice spot find smell realize realise discover")
 _STATES = wordset("be have seem feel know")
@@ -77,7 +76,7 @@ def feelings(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         if shown:  # "Why did Grandma Rosa smile proudly?" what happened just before
             cause = _cause_before(view, s)
             bare = not any(c.dep_ in _COMPLEMENTS for c in verb.children)  # "smiled proudly"
-            if (cause and bare and verb.tag_ == "VBD" and verb.lemma_ not in _SPEECH
+            if (cause and bare and verb.tag_ == "VBD" and verb.lemma_ not in SPEECH_VERBS
                     and min(subtree_ids(verb) - _left_of(verb)) == verb.i):  # fmt: skip
                 why = f"Why did {who} {verb.lemma_} {tok.lower_}?"
                 yield Candidate("causal_relationship", why, cause[0], cause[1], 0.7, "inference")
@@ -175,7 +174,7 @@ def reactions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         event = f"{inner.lower_} {_bare(event)[len(_bare(who)) + 1 :]}"
     present = root.tag_ in ("VBZ", "VBP")
     does = ("do" if root.tag_ == "VBP" else "does") if present else "did"
-    if who is not None and root.lemma_ not in _SPEECH:
+    if who is not None and root.lemma_ not in SPEECH_VERBS:
         question = f"What {does} {who} do {rel} {event}?"
         if len(question.split()) > view.max_question_words + 4:
             return
@@ -242,7 +241,7 @@ def purposes(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     root, nroot = s.span.root, nxt.span.root
     if root.lemma_ not in _MOTION or root.tag_ != "VBD" or nroot.tag_ != "VBD":
         return
-    if not view.usable(nxt) or nroot.lemma_ in _STATES | _MOTION | _SPEECH | _PERCEIVE:
+    if not view.usable(nxt) or nroot.lemma_ in _STATES | _MOTION | SPEECH_VERBS | _PERCEIVE:
         return
     if any(_gives_reason(c) for c in root.children) or any(
         t.lower_ in ("because", "so") for t in s.span

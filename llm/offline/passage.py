@@ -22,10 +22,9 @@ from readloom.state import QuestionLevel, QuestionType
 _QUOTE_CHARS = ('"', "“", "”")
 _LOOKBACK = 3  # sentences that name someone
 _CHAIN = 8  # sentences read back in all, through ones that name nobody
-_SAYING = frozenset(
-    """say tell ask answer reply cry shout call whisper exclaim add continue
-    begin go murmur scream sing roar repeat""".split()
-)
+SPEECH_VERBS = wordset("say tell ask answer reply cry shout call whisper exclaim")
+# a sentence whose main verb is one of these reports speech, not an event
+_SAYING = SPEECH_VERBS | wordset("add continue begin go murmur scream sing roar repeat")
 
 
 def quoted_ids(span) -> set[int]:
@@ -66,6 +65,7 @@ class PassageView:
     _names: frozenset[str] = field(init=False, default=frozenset())
     _common: frozenset[str] = field(init=False, default=frozenset())
     _animals: frozenset[str] = field(init=False, default=frozenset())
+    _usable: dict[int, bool] = field(init=False, default_factory=dict)
     told: bool = field(init=False, default=False)  # narrated in the past: a told story
 
     def __post_init__(self) -> None:
@@ -109,7 +109,13 @@ class PassageView:
     def usable(self, s: Sentence) -> bool:
         """Narration only: dialogue and questions make poor wh-question sources. A sentence
         that quotes someone is narration when its main verb is the narrator's and not a
-        verb of saying ("Seizing her by the arm, she pulled her away, exclaiming: '…'")."""
+        verb of saying ("Seizing her by the arm, she pulled her away, exclaiming: '…'").
+        Every reader asks this of every sentence: it is worked out once."""
+        if s.index not in self._usable:
+            self._usable[s.index] = self._narrated(s)
+        return self._usable[s.index]
+
+    def _narrated(self, s: Sentence) -> bool:
         text = s.text
         ends = text[-1] in ".!\"”’'"  # not "?" (a question) nor ":" (a list heading)
         if not ends:
@@ -218,28 +224,18 @@ class PassageView:
     def _name(self, tok: Token, together: bool = False) -> str:
         """How a question names ``tok``; ``together``: with its conjuncts ("they" after
         "Mia and Leo walk …" is Mia and Leo)."""
-        conj = [c for c in tok.children if c.dep_ == "conj"] if together else []
-        if conj:
-            ids = noun_phrase_ids(tok) | {
-                i for c in tok.children if c.dep_ in ("cc", "conj") for i in subtree_ids(c)
-            }  # fmt: skip
-            sent = self.sentence_of(tok)
-            if sent is not None:
-                ids &= set(range(sent.span.start, sent.span.end))
-            return re.sub(r"^(?:a|an)\s+", "the ", render(self.doc, ids), flags=re.I)
-        if tok.ent_type_ == "PERSON":
-            for ent in self.doc.ents:
-                if ent.start <= tok.i < ent.end:
-                    det = self.doc[ent.start - 1] if ent.start else None
-                    if (
-                        det is not None
-                        and det.lower_ == "the"
-                        and ent.start <= det.head.i < ent.end
-                    ):
-                        return f"the {ent.text}"  # "The Queen … she": the Queen, not Queen
-                    return ent.text
-        sent = self.sentence_of(tok)
         ids = noun_phrase_ids(tok)
+        conj = together and any(c.dep_ == "conj" for c in tok.children)
+        if conj:
+            ids |= {i for c in tok.children if c.dep_ in ("cc", "conj") for i in subtree_ids(c)}
+        elif tok.ent_type_ == "PERSON":
+            ent = next((e for e in self.doc.ents if e.start <= tok.i < e.end), None)
+            if ent is not None:
+                det = self.doc[ent.start - 1] if ent.start else None
+                if det is not None and det.lower_ == "the" and ent.start <= det.head.i < ent.end:
+                    return f"the {ent.text}"  # "The Queen … she": the Queen, not Queen
+                return ent.text
+        sent = self.sentence_of(tok)
         if sent is not None:  # spaCy may glue a heading onto the first sentence
             ids &= set(range(sent.span.start, sent.span.end))
         # named again, a person is "the lad": "there was a lad … he" -> "the lad"
@@ -274,8 +270,7 @@ _ANIMALS = wordset("""fox wolf bear bird crow raven eagle owl cat dog mouse rat 
     swan serpent snake dragon monkey elephant stag ant bee spider tortoise turtle squirrel
     jackal sparrow dove magpie""")
 _TOLD = 0.4  # share of past-tense sentences that makes a passage a told story
-_CHARACTER_VERBS = wordset("""say ask reply answer cry shout call tell whisper exclaim think
-    decide want wish promise laugh weep thank beg""")
+_CHARACTER_VERBS = SPEECH_VERBS | wordset("think decide want wish promise laugh weep thank beg")
 
 
 def _animal_characters(doc: Doc, told: bool) -> frozenset[str]:

@@ -373,13 +373,13 @@ def _answer_in(t: _Turn, text: str) -> str | None:
 def _inflected_run(run: str, text: str) -> str | None:
     """The text's own words for ``run`` when they differ only in inflection."""
     want = [crude_stem(w) for w in re.findall(r"[\w']+", run.lower())]
-    words = text.split()
+    words = [w.strip(" ,;:!?\"'.()") for w in text.split()]
+    stems = [crude_stem(w.lower()) for w in words]
     if len(want) < 2:
         return None
     for lo in range(len(words) - len(want) + 1):
-        window = [w.strip(" ,;:!?\"'.()").lower() for w in words[lo : lo + len(want)]]
-        if [crude_stem(w) for w in window] == want:
-            return " ".join(w.strip(" ,;:!?\"'.()") for w in words[lo : lo + len(want)])
+        if stems[lo : lo + len(want)] == want:
+            return " ".join(words[lo : lo + len(want)])
     return None
 
 

@@ -163,7 +163,7 @@ def run(ctx: EvalContext) -> SuiteOutput:
         f"{QUESTIONS_PER_PASSAGE} questions requested each; target grade = readloom's estimate "
         "of the passage; reading level by Flesch-Kincaid; elements from question wording."
     )
-    results = asyncio.run(_generate(ctx, passages))
+    results, main_ideas = asyncio.run(_generate(ctx, passages))
     _per_section(ctx, out, stories)
 
     asked = in_question = n_answerable = verbatim = supported = refused = dupes = readable = (
@@ -267,9 +267,7 @@ def run(ctx: EvalContext) -> SuiteOutput:
     )
     out.add("skills_used", float(len(skills_used)), n=asked, note="distinct skills asked about")
     out.details["elements"] = dict(elements.most_common())
-    _passage_level_quality(
-        out, passages, results, by_story, asyncio.run(_main_ideas(ctx, passages))
-    )
+    _passage_level_quality(out, passages, results, by_story, main_ideas)
     return out
 
 
@@ -369,7 +367,10 @@ async def _generate_sections(ctx: EvalContext, items) -> list[tuple[list, int]]:
 
 async def _generate(
     ctx: EvalContext, passages: list[Passage]
-) -> list[tuple[list, dict, str] | None]:
+) -> tuple[list[tuple[list, dict, str] | None], list[str | None]]:
+    """Each passage's set, and its main idea asked for by name: a story's own mix leaves
+    it out (its most central sentence is an event), so agreement is measured on what a
+    teacher who asks gets."""
     from langgraph.checkpoint.memory import InMemorySaver
 
     from readloom.errors import ReadloomError
@@ -377,42 +378,29 @@ async def _generate(
 
     svc = ctx.services()
     results: list[tuple[list, dict, str] | None] = []
+    mains: list[str | None] = []
     async with Readloom(ctx.settings, services=svc, checkpointer=InMemorySaver()) as app:
         for i, p in enumerate(passages):
+            title = f"{p.story.replace('-', ' ').title()} (part {i + 1})"
             try:
                 res = await app.generate_questions(
-                    text=p.text, title=f"{p.story.replace('-', ' ').title()} (part {i + 1})",
-                    count=QUESTIONS_PER_PASSAGE, choices=True, keep=True,
-                    session_id=f"eval-questions-{i}",
+                    text=p.text, title=title, count=QUESTIONS_PER_PASSAGE, choices=True,
+                    keep=True, session_id=f"eval-questions-{i}",
                 )  # fmt: skip
+                results.append((res.questions, res.provenance, svc.store.get(res.passage_id).text))
             except ReadloomError:
                 results.append(None)
-                continue
-            results.append((res.questions, res.provenance, svc.store.get(res.passage_id).text))
-    return results
-
-
-async def _main_ideas(ctx: EvalContext, passages: list[Passage]) -> list[str | None]:
-    """Each passage's main idea asked for by name: a story's own mix leaves it out (its most
-    central sentence is an event), so agreement is measured on what a teacher who asks gets."""
-    from langgraph.checkpoint.memory import InMemorySaver
-
-    from readloom.errors import ReadloomError
-    from readloom.service import Readloom
-
-    out: list[str | None] = []
-    async with Readloom(ctx.settings, services=ctx.services(), checkpointer=InMemorySaver()) as app:
-        for i, p in enumerate(passages):
             try:
-                res = await app.generate_questions(
-                    text=p.text, title=f"{p.story.replace('-', ' ').title()} (part {i + 1})",
-                    count=1, types=["main_idea"], session_id=f"eval-main-idea-{i}",
+                main = await app.generate_questions(
+                    text=p.text, title=title, count=1, types=["main_idea"],
+                    session_id=f"eval-main-idea-{i}",
                 )  # fmt: skip
+                mains.append(
+                    next((q.answer for q in main.questions if q.type == "main_idea"), None)
+                )
             except ReadloomError:
-                out.append(None)
-                continue
-            out.append(next((q.answer for q in res.questions if q.type == "main_idea"), None))
-    return out
+                mains.append(None)
+    return results, mains
 
 
 def _rate(k: int, n: int) -> float | None:
