@@ -47,6 +47,11 @@ _TOPIC_WORDS = 5
 _SAYS = frozenset("show prove mean explain teach remind".split())
 _MIN_SENTENCES = 3
 _MIN_MAIN_IDEA = 8  # a few sentences have no main idea beyond themselves
+# verbs that tell of no deed a story turns on ("The King set out", "The Giant came back")
+_SLIGHT = frozenset(
+    "be have say answer reply ask come go set get begin seem look pass sit stand live "
+    "become remain lie keep let".split()
+)
 
 
 def main_idea(view: PassageView, narrative: bool = True) -> Iterator[Candidate]:
@@ -63,12 +68,53 @@ def main_idea(view: PassageView, narrative: bool = True) -> Iterator[Candidate]:
                 yield Candidate("main_idea", _main_idea_question(view), answer, s.index, 1.0,
                                 "inference")  # fmt: skip
                 return
-    for s in _central(view, sents, vectors)[:4]:
+    hero = _main_character(view) if narrative else None
+    if narrative and hero is None:
+        return  # a story with no one at its centre: its central sentence is one event
+    for s in _central(view, sents, vectors)[: 8 if narrative else 4]:
+        if narrative and not _hero_acts(view, s, hero):
+            continue
         answer = _gist(view, s)
         if answer and len(answer.split()) < 0.8 * len(s.text.split()):  # condensed, not copied
             yield Candidate("main_idea", _main_idea_question(view), answer, s.index, 1.0,
                             "inference")  # fmt: skip
             return
+
+
+def _main_character(view: PassageView) -> str | None:
+    """Who the story is about: the person who is most often the one doing things (named
+    or as a pronoun the passage resolves), when that is clear (three times, and more
+    often than anyone else)."""
+    from readloom.llm.offline.narrative import person_named
+
+    counts = Counter(
+        _bare(name)
+        for tok in view.doc
+        if tok.dep_ == "nsubj" and tok.head.pos_ == "VERB"
+        and (name := person_named(view, tok.head)) is not None
+    )  # fmt: skip
+    top = counts.most_common(2)
+    if not top or top[0][1] < 3 or (len(top) > 1 and top[1][1] == top[0][1]):
+        return None
+    return top[0][0]
+
+
+def _hero_acts(view: PassageView, s: Sentence, hero: str | None) -> bool:
+    """A story's main idea says what its main character does: the central sentence
+    "The years passed happily away" or "The old woman answered" is no story's point."""
+    from readloom.llm.offline.narrative import person_named
+
+    root = s.span.root
+    if root.pos_ != "VERB" or root.lemma_ in _SLIGHT or hero is None:
+        return False
+    if any(c.dep_ == "neg" for c in root.children):
+        return False  # "The girl did not speak for a moment": nothing happened
+    name = person_named(view, root)
+    return name is not None and hero in _bare(name)
+
+
+def _bare(name: str) -> str:
+    return re.sub(r"^(?:the|a|an) ", "", name.lower())
 
 
 def _embedded(view: PassageView) -> np.ndarray:

@@ -60,7 +60,7 @@ def feelings(view: PassageView, s: Sentence) -> Iterator[Candidate]:
             continue
         if verb.pos_ not in ("VERB", "AUX") or shown and verb.lemma_ in ("be", "feel"):
             continue
-        who = _person(view, verb)
+        who = person_named(view, verb)
         if who is None:
             continue
         answer = shown or resolved(view, answer_ids)
@@ -126,7 +126,7 @@ def traits(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     ]
     if not adjs:
         return
-    who = _person(view, root)
+    who = person_named(view, root)
     if who is None:
         return
     words = [a.text.lower() for adj in adjs for a in _conj_tokens(adj)]
@@ -162,7 +162,7 @@ def reactions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     clause = analyse(root, drop=[advcl], within={t.i for t in s.span})
     if clause is None:
         return
-    who = _person(view, root)
+    who = person_named(view, root)
     rest = resolved(view, clause.ids - clause.subject_ids, who)
     if not rest or len(rest.split()) < 2:
         return
@@ -206,7 +206,7 @@ def noticed_causes(view: PassageView, s: Sentence) -> Iterator[Candidate]:
             continue  # "saw … and he ran" has its own subject: the parser's link is weaker
         if any(c.dep_ == "dobj" and c.lower_.endswith(("self", "selves")) for c in seen.children):
             continue  # "found herself at the gate": a place, not something noticed
-        who = _person(view, seen)
+        who = person_named(view, seen)
         if who is None:
             continue
         cut = {c.i for c in seen.children if c.dep_ in ("conj", "cc", "punct", "advcl")}
@@ -247,8 +247,8 @@ def purposes(view: PassageView, s: Sentence) -> Iterator[Candidate]:
         t.lower_ in ("because", "so") for t in s.span
     ):  # fmt: skip
         return  # the sentence gives its own reason (the causal reader asks it)
-    who = _person(view, root)
-    if who is None or _person(view, nroot) != who:
+    who = person_named(view, root)
+    if who is None or person_named(view, nroot) != who:
         return
     went = analyse(root, drop=[c for c in root.children if c.dep_ in ("conj", "cc")])
     did = analyse(nroot, drop=[
@@ -290,7 +290,7 @@ def predictions(view: PassageView, s: Sentence) -> Iterator[Candidate]:
     root, nroot = s.span.root, nxt.span.root
     if root.tag_ != "VBD" or nroot.tag_ != "VBD" or nroot.lemma_ in ("be", "have", "say"):
         return
-    who, nwho = _person(view, root), _person(view, nroot)
+    who, nwho = person_named(view, root), person_named(view, nroot)
     if who is None or nwho != who or not _foreshadows(s, nroot):
         return
     clause = analyse(root, drop=[c for c in root.children if c.dep_ in ("prep", "advcl")][1:])
@@ -321,7 +321,7 @@ def _foreshadows(s: Sentence, next_verb: Token) -> bool:
     return False
 
 
-def _person(view: PassageView, verb: Token) -> str | None:
+def person_named(view: PassageView, verb: Token) -> str | None:
     """How a question names the verb's subject, when it is a person (pronouns resolved)."""
     subj = subject_of(verb)
     if subj is None:

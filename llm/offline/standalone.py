@@ -28,6 +28,8 @@ _DANGLING_QUESTION = re.compile(
     re.I,
 )
 MAX_ANSWER_WORDS = 14
+# words a sentence may open with before its subject ("Then the queen thought she …")
+_LINKS = "then|so|and|but|now|soon|next|later|still|at last|one day|at once"
 
 
 def resolved(view: PassageView, ids: Iterable[int], subject: str | None = None) -> str | None:
@@ -37,7 +39,13 @@ def resolved(view: PassageView, ids: Iterable[int], subject: str | None = None) 
     doc = view.doc
     order = sorted(set(ids))
     subst: dict[int, str] = {}
-    for i in order:
+    last = None  # the name the latest pronoun became
+
+    def said(name: str, n: int) -> bool:
+        before = " ".join(subst.get(j, doc[j].text) for j in order[:n])
+        return _said(name, before, last)
+
+    for n, i in enumerate(order):
         tok = doc[i]
         low = tok.lower_
         if low == "you" and i > 0 and doc[i - 1].lower_ == "thank":
@@ -54,27 +62,41 @@ def resolved(view: PassageView, ids: Iterable[int], subject: str | None = None) 
                 name = _antecedent_for(view, tok, "she")
                 if name is None:
                     return None
-                if not subject or name not in subject:
+                if (not subject or name not in subject) and not said(name, n):
                     subst[i] = f"{name}'s"
+                last = name
                 continue
             name = _antecedent_for(view, probe, _nominative(low))
             if name is None:
                 return None
-            subst[i] = name
+            if not said(name, n):
+                subst[i] = name
+            last = name
         elif low in ("its", "their"):
             return None  # "depend on its work": things' possessives resolve too unreliably
         elif low in _POSSESSIVE:
             name = _antecedent_for(view, tok, {"his": "he", "its": "it", "their": "they"}[low])
             if name is None:
                 return None
-            if not subject or name not in subject:
+            if (not subject or name not in subject) and not said(name, n):
                 subst[i] = f"{name}'s" if not name.endswith("s") else f"{name}'"
+            last = name
         elif low in ("who", "which", "what", "whom", "whose", "there", "one", "himself",
                      "herself", "itself", "themselves", "something", "nothing", "everything",
                      "anything", "someone", "everyone", "nobody", "somebody", "all", "each",
                      "both", "none", "another", "other", "others"):  # fmt: skip
             continue
     return render(doc, order, subst)
+
+
+def _said(name: str, before: str, last: str | None) -> bool:
+    """A person the text already names keeps their pronoun after that, where the pronoun
+    cannot mean anyone else: the text opens with them ("then the queen thought she could
+    do as she wished", not "… as the queen wished"), or the pronoun just before was named them
+    ("by the Princess's arm and her leg")."""
+    bare = re.escape(re.sub(r"^(?:the|a|an) ", "", name.lower()))
+    opens = rf"(?:(?:{_LINKS}),? )*(?:(?:the|a|an) )?{bare}\b"
+    return name == last or re.match(opens, before.lower()) is not None
 
 
 def _nominative(low: str) -> str:
