@@ -83,11 +83,13 @@ def senses(lemma: str, pos: str) -> list[tuple[list[str], str]]:
         return []
     data = _data(name)
     out: list[tuple[list[str], str]] = []
-    for offset in _index(name).get(word, ())[:_SENSES]:
+    for rank, offset in enumerate(_index(name).get(word, ())[:_SENSES]):
         line = data.get(offset)
         if not line or " | " not in line:
             continue
         words, gloss = _synset(line)
+        if rank and _specialist(line, gloss):
+            continue  # "maiden": "(cricket) an over in which no runs are scored"
         if name == "adj" and line.split()[2] == "s":  # a satellite: its head says it plainly
             words += [w for target in _similar(line) for w in _synset(data.get(target, ""))[0]]
         out.append(
@@ -104,6 +106,16 @@ def _synset(line: str) -> tuple[list[str], str]:
     n_words = int(fields[3], 16)
     words = [re.sub(r"\(.*\)$", "", w).replace("_", " ") for w in fields[4 : 4 + 2 * n_words : 2]]
     return words, gloss
+
+
+def _specialist(line: str, gloss: str) -> bool:
+    """A sense of one field's language: a topic-domain pointer (";c": cricket, chess, the
+    sea, the army) or a "(law)" label. A children's story seldom means it when the word
+    has a more frequent, everyday sense (its first sense is kept whatever its field)."""
+    fields = line.split(" | ", 1)[0].split()
+    at = 4 + 2 * int(fields[3], 16)
+    ptrs = fields[at + 1 : at + 1 + 4 * int(fields[at])]
+    return ";c" in ptrs[::4] or re.match(r"\(\w+\)", gloss) is not None
 
 
 def _similar(line: str) -> list[str]:

@@ -236,3 +236,19 @@ def test_a_story_main_idea_says_what_its_main_character_does(nlp):
     assert q.answer == "Mina led her goats up the steep path"  # not "Mina's goats"
     assert q.evidence.startswith("Every morning Mina led her goats")
     assert _asked(_TOWN, count=1, grade=4, types=["main_idea"]) == []
+
+
+def test_a_field_s_own_sense_is_not_what_a_story_means(nlp):
+    """WordNet's chess 'horse' for knights and its court-of-law sense of 'challenge' won the
+    sentence fit; a specialist sense (a topic domain or a '(law)' label) below an everyday
+    one is no longer offered, and a word whose first sense is a field's keeps it."""
+    from readloom.llm.offline.meanings import meaning
+
+    knights = "One evening he was sitting over his books, when several hundred knights suddenly came galloping into the room."  # fmt: skip
+    challenge = "The day he thought them ready, he did not fail to challenge them to a trial on his racing-ground."  # fmt: skip
+    sermon = "When the sermon was over, and she left the church and was about to mount her horse, the prince came."  # fmt: skip
+    assert meaning("knights", "knight", "NOUN", knights) != "horse"
+    assert meaning("challenge", "challenge", "VERB", challenge) != (
+        "to raise a formal objection in a court of law"
+    )
+    assert meaning("sermon", "sermon", "NOUN", sermon) == "an address of a religious nature"
