@@ -170,6 +170,16 @@ def local_cpu_seconds(names: tuple[str, ...] = ("postgres", "redis-server")) -> 
     return out
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (Linux /proc/stat): with
+    every core in use, busy / total is 1; what is left shows the workers were not
+    short of cores."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields[:8]) - idle) / tick, sum(fields[:8]) / tick
+
+
 async def mint_key(settings: Settings) -> str:
     db = Database(settings)
     try:
@@ -296,11 +306,13 @@ def main() -> None:
             asyncio.run(run_load(bases, key, len(bases), 2, passage["passage_id"]))
             fake.requests.clear()
             cpu0, local0 = sum(cpu_seconds(s.pid) for s in servers), local_cpu_seconds()
+            machine0 = machine_cpu()
             results, wall = asyncio.run(
                 run_load(bases, key, args.sessions, args.turns, passage["passage_id"], args.think)
             )
             server_cpu = sum(cpu_seconds(s.pid) for s in servers) - cpu0
             local = {k: v - local0[k] for k, v in local_cpu_seconds().items()}
+            machine = [b - a for a, b in zip(machine0, machine_cpu(), strict=True)]
         except ServerExited as exc:
             raise SystemExit(str(exc)) from None
 
@@ -346,6 +358,9 @@ def main() -> None:
         "other_cpu_ms_per_turn": {
             k: round(v * 1000 / max(1, len(results)), 1) for k, v in local.items()
         },
+        # the whole machine: how many of its cores were busy, all processes together
+        "machine_cores_busy": round(machine[0] / wall, 2),
+        "machine_busy_share": round(machine[0] / max(1e-9, machine[1]), 3),
         "latency_ms": {
             "p50": round(pct(latencies, 50), 1),
             "p95": round(pct(latencies, 95), 1),
