@@ -267,8 +267,8 @@ async def _ask_next(
         student_id=ctx.student_id,
     )
     plan = state.get("plan")
-    question = _next_question(
-        svc, pool.questions, state.get("asked", []), ctx.student_id,
+    question = await asyncio.to_thread(  # it reads the student's mastery: off the loop
+        _next_question, svc, pool.questions, state.get("asked", []), ctx.student_id,
         plan.policy if plan is not None else None,
     )  # fmt: skip
     spans = await _retrieve(svc, passage, question, None) if question else spans

@@ -65,7 +65,11 @@ def make_intervention(svc: Services) -> Callable[..., Awaitable[InterventionUpda
     async def intervention(state: TurnState, runtime: Runtime[TurnContext]) -> InterventionUpdate:
         ctx = runtime.context
         question = state.get("current_question")
-        mastery = svc.mastery.get(ctx.student_id).get(question.skill) if question else None
+        mastery = (
+            (await asyncio.to_thread(svc.mastery.get, ctx.student_id)).get(question.skill)
+            if question
+            else None
+        )  # a store read: on Postgres a blocking query would stall every turn of the worker
         plan = state.get("plan")
         arm_tries = plan.policy.tries_before_worked if plan else None
         decision = decide(state, mastery, max_tries=arm_tries or svc.settings.tutor_max_tries)

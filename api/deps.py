@@ -56,7 +56,7 @@ async def get_principal(
     principal = await rt.keys.resolve(creds.credentials)
     if principal is None:
         raise Unauthorized("invalid or revoked API key")
-    wait = rt.limiter.take(principal.key_id)
+    wait = await rt.limiter.limiter.off_loop(rt.limiter.take, principal.key_id)
     if wait > 0:
         raise RateLimitExceeded(
             "rate limit exceeded for this API key", retry_after=max(1, math.ceil(wait))

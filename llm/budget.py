@@ -31,11 +31,11 @@ class TenantLimits:
         self.per_minute = settings.tenant_model_calls_per_minute
         self.monthly_tokens = settings.tenant_token_budget
         self._ledger = ledger
-        self._limiter = limiter or Limiter(settings)
+        self.limiter = limiter or Limiter(settings)
 
     def admit(self, tenant: str) -> None:
         """Count one paid model call against the tenant's rate; ``RateLimited`` if over."""
-        wait = self._limiter.hit("model_calls", tenant, self.per_minute)
+        wait = self.limiter.hit("model_calls", tenant, self.per_minute)
         if wait > 0:
             err = RateLimited(RATE_LIMITED_MESSAGE)
             err.retry_after = round(wait, 3)  # type: ignore[attr-defined]

@@ -233,7 +233,7 @@ class LLMGate:
     ) -> GatedResult:
         start = time.perf_counter()
         if self._counted(req):
-            self.budget.admit(req.tenant)
+            await self.budget.limiter.off_loop(self.budget.admit, req.tenant)
         clean = await self._redact(req, session_id, allow_list)
         key = self._cache_key(clean)
         # Ledger and cache writes run in a thread: on SQLite the app's async writer may
@@ -242,7 +242,8 @@ class LLMGate:
             hit := await asyncio.to_thread(self._from_cache, key, clean, student_id)
         ):
             return hit
-        self.budget.check_budget(clean.tenant)
+        # the month's total is re-read from the database every few seconds: off the loop
+        await asyncio.to_thread(self.budget.check_budget, clean.tenant)
         routed = await self.router.route(clean)
         result = self._parse(routed.result, clean)
         provenance = await asyncio.to_thread(

@@ -251,18 +251,22 @@ class Readloom:
                 prior = before.get(graded.skill, after.get(graded.skill, 0.0))
                 gain = after.get(graded.skill, prior) - prior
         last = state.get("history", [])[-2:]
+        reply, question = await asyncio.to_thread(  # the vault is a store: off the loop
+            lambda: (
+                self._reidentify(state.get("reply", ""), session_id, role),
+                self._reidentify_question(state.get("current_question"), session_id, role),
+            )
+        )
         return TurnResult(
             session_id=session_id,
-            reply=self._reidentify(state.get("reply", ""), session_id, role),
+            reply=reply,
             blocked=bool(state.get("blocked")),
             block_reason=state.get("block_reason"),
             move=(state.get("draft").move if state.get("draft") else "safety"),
             intervention=state.get("intervention"),
             grade_result=graded,
             mastery_gain=gain,
-            current_question=self._reidentify_question(
-                state.get("current_question"), session_id, role
-            ),
+            current_question=question,
             provider=provenance.get("provider", "offline"),
             model=provenance.get("model", ""),
             provenance=provenance,
@@ -298,10 +302,12 @@ class Readloom:
         if not reidentify:
             return list(turns)
         # the local CLI: its user is the student (or their teacher) at the keyboard
-        return [
-            t.model_copy(update={"text": self._reidentify(t.text, session_id, "student")})
-            for t in turns
-        ]
+        return await asyncio.to_thread(
+            lambda: [
+                t.model_copy(update={"text": self._reidentify(t.text, session_id, "student")})
+                for t in turns
+            ]
+        )
 
     # --- teachers -------------------------------------------------------------------
 
@@ -394,7 +400,9 @@ class Readloom:
             provenance={**(state.get("provenance") or {}), "models": models},
             session_id=session_id,
         )
-        return self.present_questions(redacted, role=role) if reidentify else redacted
+        if not reidentify:
+            return redacted
+        return await asyncio.to_thread(self.present_questions, redacted, role=role)
 
     def present_questions(self, result: QuestionsResult, *, role: str) -> QuestionsResult:
         """Questions kept redacted, as ``role`` may read them: real names (from the session's

@@ -135,7 +135,10 @@ async def run_turn(
     """Run and record one turn (``opening``: the tutor's first turn, no student text);
     returns the viewer's (re-identified) answer and timings in ms (``turn``: the tutoring
     service; ``record``: the durable write)."""
-    admit_turn(rt.limiter.limiter, rt.settings, tenant=sess.tenant_id, student=sess.student_id)
+    limiter = rt.limiter.limiter
+    await limiter.off_loop(
+        admit_turn, limiter, rt.settings, tenant=sess.tenant_id, student=sess.student_id
+    )
     t0, began = time.perf_counter(), audit_now()
     result = await service.tutor_turn(**await _turn_kwargs(rt, sess, text, opening))
     t1 = time.perf_counter()

@@ -66,7 +66,10 @@ async def generate_questions(
     request_args = body.model_dump(exclude_none=True)
 
     async def work(claim: idempotency.Claim | None) -> tuple[int, dict[str, Any]]:
-        admit_request(rt.limiter.limiter, rt.settings, tenant=principal.tenant)  # one batch
+        limiter = rt.limiter.limiter
+        await limiter.off_loop(
+            admit_request, limiter, rt.settings, tenant=principal.tenant
+        )  # one batch
         if body.text is not None:
             # a teacher's pasted text: owned by this tenant, private to the teacher (and
             # their classes); claimed before it is written, invisible until complete

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -128,3 +129,54 @@ def test_openapi_has_stable_ids_and_problem_responses(world: World) -> None:
         assert name in ops
     assert "Problem" in spec["components"]["schemas"]
     assert "application/problem+json" in ops["create_session"]["responses"]["422"]["content"]
+
+
+@pytest.fixture(scope="module")
+def on_redis(tmp_path_factory: pytest.TempPathFactory, services: Any) -> Iterator[Server]:
+    import os
+
+    url = os.environ.get("READLOOM_TEST_REDIS_URL")
+    if not url:
+        pytest.skip('READLOOM_TEST_REDIS_URL is not set (run: eval "$(bash .ci/redis.sh)")')
+    settings = Settings(home=tmp_path_factory.mktemp("limits-redis"), redis_url=url)
+    ts, base = start_thread_server(settings, services)
+    try:
+        yield Server(base_url=base, settings=settings, backend="sqlite")
+    finally:
+        ts.stop()
+
+
+def test_redis_limits_are_never_counted_on_the_event_loop(
+    on_redis: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each shared limit is a Redis round trip: on the event loop it would stall every
+    request the worker is serving. The per-key, per-student, per-tenant and batch limits
+    all count from a thread, and still count (a flood is still refused)."""
+    import asyncio
+    import contextlib
+
+    from readloom.storage.ratelimit import Limiter
+
+    calls: list[str] = []
+    on_loop: list[str] = []
+    hit = Limiter.hit
+
+    def watched(self: Limiter, scope: str, key: str, per_minute: int) -> float:
+        calls.append(scope)
+        with contextlib.suppress(RuntimeError):  # no running loop: a worker thread
+            asyncio.get_running_loop()
+            on_loop.append(scope)
+        return hit(self, scope, key, per_minute)
+
+    monkeypatch.setattr(Limiter, "hit", watched)
+    tenant = f"rl-{uuid.uuid4().hex[:8]}"
+    teacher = on_redis.client(on_redis.key(tenant, "teacher", "t1"))
+    partner = on_redis.client(on_redis.key(tenant, "partner"))
+    sid = partner.post(
+        "/v1/sessions", json={"student_id": "s1", "grade": 4, "passage_id": "lighthouse-keeper"}
+    ).json()["id"]
+    assert partner.post(f"/v1/sessions/{sid}/messages", json={"text": "hi"}).status_code == 200
+    r = teacher.post("/v1/questions", json={"passage_id": "lighthouse-keeper", "count": 2})
+    assert r.status_code == 200
+    assert {"api_key", "student_turns", "tenant_turns"} <= set(calls)
+    assert on_loop == []

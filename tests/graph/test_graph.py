@@ -222,3 +222,32 @@ async def test_a_frustrated_child_never_hears_the_same_reply_twice(app):
         assert not res.blocked
         assert not any(near_repeat(res.reply, r) for r in replies), (res.reply, replies)
         replies.append(res.reply)
+
+
+async def test_no_store_is_read_or_written_on_the_event_loop(app, monkeypatch):
+    """A synchronous store call on the loop's thread stalls every turn the worker is
+    serving for a whole database round trip (on a district's Postgres, milliseconds a
+    call): the graph's nodes call the stores from worker threads."""
+    import asyncio
+    import contextlib
+
+    from readloom.storage.stores import StoreDB
+
+    on_loop: list[str] = []
+
+    def watched(method):
+        def call(self, *args, **kwargs):
+            with contextlib.suppress(RuntimeError):  # no running loop: a worker thread
+                asyncio.get_running_loop()
+                on_loop.append(method.__name__)
+            return method(self, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(StoreDB, "read", watched(StoreDB.read))
+    monkeypatch.setattr(StoreDB, "write", watched(StoreDB.write))
+    sid, student = _sid(), f"s-{uuid.uuid4().hex[:6]}"
+    opened = await app.open_session(session_id=sid, passage_id=PASSAGE_ID, student_id=student)
+    for message in ("a spaceship full of robots", "i am stuck", opened.current_question.answer):
+        await app.tutor_turn(session_id=sid, message=message, student_id=student)
+    assert on_loop == []
