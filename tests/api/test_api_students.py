@@ -186,6 +186,41 @@ def test_export_then_delete_everything_about_a_student(world: World) -> None:
     assert "s2" in {s["id"] for s in world.teacher.get("/v1/students").json()["items"]}
 
 
+def test_a_delete_that_fails_at_its_last_step_erases_nothing(world: World, monkeypatch) -> None:
+    """FERPA delete is one transaction: when its last step (usage rows) fails after the
+    sessions, messages, checkpoints, mastery and vault rows were deleted, all of it is
+    rolled back, the student is still there to export, and a retry erases everything."""
+    from readloom.llm.usage import UsageLedger
+
+    skill = _skill(world)
+    sid = world.partner.post(
+        "/v1/sessions", json={"student_id": "s1", "grade": 4, "passage_id": world.passage_id}
+    ).json()["id"]
+    r = world.student.post(f"/v1/sessions/{sid}/messages", json={"text": "the girl is brave"})
+    assert r.status_code == 200, r.text
+    world.partner.post("/v1/students/s1/graded-responses", json={"skill": skill, "correct": True})
+    before = _counts(world, "s1")
+    p_before = _p(world, world.admin, "s1", skill)
+    assert before["messages"] == 1 and p_before > 0
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("the database went away mid-erasure")
+
+    monkeypatch.setattr(UsageLedger, "forget_student", fail)
+    r = world.partner.delete("/v1/students/s1")
+    assert r.status_code >= 500
+    assert _counts(world, "s1") == before  # nothing half-deleted
+    assert _checkpoint_turns(world, sid) == 1
+    assert _p(world, world.admin, "s1", skill) == p_before
+    export = world.partner.get("/v1/students/s1/export").json()
+    assert [s["id"] for s in export["sessions"]] == [sid]
+
+    monkeypatch.undo()
+    assert world.partner.delete("/v1/students/s1").status_code == 200
+    assert _counts(world, "s1") == {k: 0 for k in before}
+    assert _checkpoint_turns(world, sid) == 0
+
+
 DISCLOSURE = "kids at school keep picking on me"  # a bullying disclosure: a teacher alert
 
 
