@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -110,7 +111,18 @@ def test_no_raw_value_of_the_corpus_reaches_the_audit_log(suite, audit):
         for span in row["spans"]:
             value = span["value"]
             if len(value) > 2:  # "12" could be a row id; real values are longer
-                assert value not in dump, span["entity_type"]
+                assert not _appears(value, dump), span["entity_type"]
+
+
+def _appears(value: str, dump: str) -> bool:
+    """The value as itself, not as digits inside a longer number: a row's timestamp
+    1.79642325606148e+09 holds the ZIP code 60614 by chance (a failure seen once)."""
+    pattern = re.escape(value)
+    if value[:1].isdigit():
+        pattern = r"(?<![\d.])" + pattern
+    if value[-1:].isdigit():
+        pattern += r"(?!\d)"
+    return re.search(pattern, dump) is not None
 
 
 def test_forget_student_erases_the_sessions_guard_in_saw(suite):
