@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from evalkit.fairytaleqa import load_split  # noqa: E402
 from evalkit.question_quality import local_questions  # noqa: E402
-from evalkit.suites.questions import MIN_SECTION_WORDS, unwrap  # noqa: E402
+from evalkit.suites.questions import measured_sections, unwrap  # noqa: E402
 from evalkit.text import best_rouge_l  # noqa: E402
 
 
@@ -52,10 +52,8 @@ def main() -> None:
     vocabulary = total = sections = 0
     for story in load_split(Settings().data_path, "val"):
         title = story.name.replace("-", " ").title()
-        for sid in sorted(story.sections):
+        for sid in measured_sections(story):
             refs = [r.question for r in local_questions(story, sid)]
-            if not refs or len(story.sections[sid].split()) < MIN_SECTION_WORDS:
-                continue
             text = unwrap(story.sections[sid])
 
             def ask(n: int, text: str = text, title: str = title) -> list:

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from readloom.llm.offline.narrative import person_named
 from readloom.llm.offline.nlp import Sentence
 from readloom.llm.offline.passage import Candidate, PassageView
-from readloom.llm.offline.standalone import resolved
+from readloom.llm.offline.standalone import bare_name, resolved
 from readloom.llm.offline.syntax import analyse, phrase, subject_of, subtree_ids
 
 _LESSON = re.compile(r"\b(?:lesson|moral|learn(?:ed|t)|never again|from that day)\b", re.I)
@@ -85,10 +86,8 @@ def _main_character(view: PassageView) -> str | None:
     """Who the story is about: the person who is most often the one doing things (named
     or as a pronoun the passage resolves), when that is clear (three times, and more
     often than anyone else)."""
-    from readloom.llm.offline.narrative import person_named
-
     counts = Counter(
-        _bare(name)
+        bare_name(name)
         for tok in view.doc
         if tok.dep_ == "nsubj" and tok.head.pos_ == "VERB"
         and (name := person_named(view, tok.head)) is not None
@@ -102,19 +101,13 @@ def _main_character(view: PassageView) -> str | None:
 def _hero_acts(view: PassageView, s: Sentence, hero: str | None) -> bool:
     """A story's main idea says what its main character does: the central sentence
     "The years passed happily away" or "The old woman answered" is no story's point."""
-    from readloom.llm.offline.narrative import person_named
-
     root = s.span.root
     if root.pos_ != "VERB" or root.lemma_ in _SLIGHT or hero is None:
         return False
     if any(c.dep_ == "neg" for c in root.children):
         return False  # "The girl did not speak for a moment": nothing happened
     name = person_named(view, root)
-    return name is not None and hero in _bare(name)
-
-
-def _bare(name: str) -> str:
-    return re.sub(r"^(?:the|a|an) ", "", name.lower())
+    return name is not None and hero in bare_name(name)
 
 
 def _embedded(view: PassageView) -> np.ndarray:

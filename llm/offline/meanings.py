@@ -112,19 +112,22 @@ def _specialist(line: str, gloss: str) -> bool:
     """A sense of one field's language: a topic-domain pointer (";c": cricket, chess, the
     sea, the army) or a "(law)" label. A children's story seldom means it when the word
     has a more frequent, everyday sense (its first sense is kept whatever its field)."""
-    fields = line.split(" | ", 1)[0].split()
-    at = 4 + 2 * int(fields[3], 16)
-    ptrs = fields[at + 1 : at + 1 + 4 * int(fields[at])]
-    return ";c" in ptrs[::4] or re.match(r"\(\w+\)", gloss) is not None
+    return any(symbol == ";c" for symbol, _ in _pointers(line)) or (
+        re.match(r"\(\w+\)", gloss) is not None
+    )
 
 
 def _similar(line: str) -> list[str]:
     """The offsets an adjective satellite's "similar to" (&) pointers name."""
+    return [offset for symbol, offset in _pointers(line) if symbol == "&"]
+
+
+def _pointers(line: str) -> list[tuple[str, str]]:
+    """A synset line's pointers: (symbol, target offset), after its words."""
     fields = line.split(" | ", 1)[0].split()
     at = 4 + 2 * int(fields[3], 16)
-    n_ptrs = int(fields[at])
-    ptrs = fields[at + 1 : at + 1 + 4 * n_ptrs]
-    return [ptrs[i + 1] for i in range(0, len(ptrs), 4) if ptrs[i] == "&"]
+    ptrs = fields[at + 1 : at + 1 + 4 * int(fields[at])]
+    return [(ptrs[i], ptrs[i + 1]) for i in range(0, len(ptrs), 4)]
 
 
 def plain_pieces(synonyms: list[str], gloss: str, word: str, pos: str) -> list[str]:

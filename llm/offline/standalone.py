@@ -94,9 +94,13 @@ def _said(name: str, before: str, last: str | None) -> bool:
     cannot mean anyone else: the text opens with them ("then the queen thought she could
     do as she wished", not "… as the queen wished"), or the pronoun just before was named them
     ("by the Princess's arm and her leg")."""
-    bare = re.escape(re.sub(r"^(?:the|a|an) ", "", name.lower()))
-    opens = rf"(?:(?:{_LINKS}),? )*(?:(?:the|a|an) )?{bare}\b"
+    opens = rf"(?:(?:{_LINKS}),? )*(?:(?:the|a|an) )?{re.escape(bare_name(name))}\b"
     return name == last or re.match(opens, before.lower()) is not None
+
+
+def bare_name(name: str) -> str:
+    """'The Queen' -> 'queen': one person however the text determines them."""
+    return re.sub(r"^(?:the|a|an) ", "", name.lower())
 
 
 def _nominative(low: str) -> str:

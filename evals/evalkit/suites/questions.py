@@ -303,15 +303,20 @@ def _passage_level_quality(
             note="the same for the passage's first sentence (the old default), for comparison")  # fmt: skip
 
 
+def measured_sections(story: Story) -> list[int]:
+    """The story's sections the per-section measure reads: local expert questions, and
+    at least ``MIN_SECTION_WORDS`` words."""
+    return [
+        sid for sid in sorted(story.sections)
+        if qq.local_questions(story, sid) and len(story.sections[sid].split()) >= MIN_SECTION_WORDS
+    ]  # fmt: skip
+
+
 def _per_section(ctx: EvalContext, out: SuiteOutput, stories: list[Story]) -> None:
     """Per val section, as many questions as the experts wrote for it; the issue's measure."""
     items = []
     for story in stories:
-        secs = [
-            sid for sid in sorted(story.sections)
-            if qq.local_questions(story, sid)
-            and len(story.sections[sid].split()) >= MIN_SECTION_WORDS
-        ]  # fmt: skip
+        secs = measured_sections(story)
         for sid in ctx.sample(secs, SECTIONS_PER_STORY, f"sections-{story.name}"):
             items.append((story, sid, qq.local_questions(story, sid)))
     generated = asyncio.run(_generate_sections(ctx, items))
